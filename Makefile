@@ -1,0 +1,82 @@
+# songgang -- build, test and run.  `make run` and `make test` are the two
+# set-up commands; everything else is reached from them.
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+BASEFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+            -Wall -Wextra -Werror -Iinclude -Ibuild/gen -MMD -MP
+LDLIBS  = -llmdb -lmsgpackc -ljansson -lsodium -lm -lpthread
+TEST_LDLIBS = -lcmocka
+SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all \
+          -fno-omit-frame-pointer
+
+# B is the build folder; `make B=build/asan EXTRA=...` builds a sanitized copy.
+B       ?= build
+EXTRA   ?=
+ALLFLAGS = $(BASEFLAGS) $(CFLAGS) $(EXTRA)
+
+PROTO_SRC   = $(wildcard proto/*.c)
+MATCHER_SRC = $(filter-out matcher/cli.c,$(wildcard matcher/*.c))
+LIB_OBJ     = $(PROTO_SRC:%.c=$(B)/%.o) $(MATCHER_SRC:%.c=$(B)/%.o) \
+              $(B)/gen/skills_data.o $(B)/gen/regions_data.o
+TESTS       = $(patsubst tests/%_test.c,$(B)/tests/%_test,$(wildcard tests/*_test.c))
+
+.PHONY: all deps test unit e2e asan run bench clean
+all: deps $(B)/songgang $(TESTS)
+
+# deps checks the Debian packages; as root on a fresh machine it installs
+# them, otherwise it names the ones missing.
+deps:
+	@sh tools/deps.sh
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -c $< -o $@
+
+# The skills taxonomy and region table are data files compiled in as text.
+$(B)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -Wall -Wextra -Werror $< -o $@
+$(B)/gen/skills_data.c: data/skills.tsv $(B)/tools/embed
+	@mkdir -p $(dir $@)
+	$(B)/tools/embed sg__skills_tsv $< > $@
+$(B)/gen/regions_data.c: data/regions.tsv $(B)/tools/embed
+	@mkdir -p $(dir $@)
+	$(B)/tools/embed sg__regions_tsv $< > $@
+$(B)/gen/%.o: $(B)/gen/%.c
+	$(CC) $(ALLFLAGS) -c $< -o $@
+
+$(B)/libsonggang.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/songgang: $(B)/matcher/cli.o $(B)/libsonggang.a
+	$(CC) $(ALLFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/tests/%_test: tests/%_test.c $(B)/libsonggang.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -Itests $< $(B)/libsonggang.a $(LDLIBS) $(TEST_LDLIBS) -o $@
+
+# unit runs every cmocka test binary; e2e drives the real CLI.
+unit: all
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+e2e: all
+	@sh tests/e2e_cli.sh $(B)/songgang
+
+asan:
+	$(MAKE) B=build/asan EXTRA="$(SAN)" CFLAGS="-O1 -g" unit e2e
+
+test: deps
+	$(MAKE) unit e2e
+	$(MAKE) asan
+	@echo "make test: all suites passed"
+
+# run builds, loads the demo data into ./var/db and shows matches.
+run: all
+	@sh tools/run-demo.sh $(B)/songgang
+
+bench: all
+	@sh bench/run.sh $(B)/songgang
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,105 @@
+/* include/songgang/store.h -- the LMDB store: records and their indexes.
+ * A record and every index entry derived from it change in one write
+ * transaction, so they never disagree.  One writer at a time; readers never
+ * block the writer, and several processes may read one data directory.
+ * A commit returns only once the data is durable (fsync'd by LMDB).
+ * Functions return 0 or a negative SG_E* (songgang/err.h). */
+#ifndef SG_STORE_H
+#define SG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "songgang/err.h"
+#include "songgang/proto.h" /* sg_worker, sg_job */
+
+typedef struct sg_store sg_store; /* opaque: an open data directory */
+typedef struct sg_txn sg_txn;     /* opaque: a read or write transaction */
+
+#define SG_STORE_RDONLY 0x1 /* open for reading only (no key is created) */
+
+/* sg_store_open opens or creates the store in dir (created if missing,
+ * unless SG_STORE_RDONLY).  At first start it also writes dir/idnum.key,
+ * the secret key of ID-number hashes, readable by the owner alone.  On
+ * success *out is returned owned (release with sg_store_close). */
+int sg_store_open(sg_store **out, const char *dir, unsigned flags);
+void sg_store_close(sg_store *s); /* NULL is a no-op */
+
+/* sg_store_idkey returns the ID-number hash key (SG_IDNUM_KEY_LEN bytes),
+ * borrowed for the life of s. */
+const uint8_t *sg_store_idkey(const sg_store *s);
+
+/* sg_txn_begin starts a transaction; only one write transaction runs at a
+ * time (a second writer waits).  *out is returned owned: end it with
+ * sg_txn_commit or sg_txn_abort. */
+int sg_txn_begin(sg_store *s, bool write, sg_txn **out);
+/* sg_txn_commit commits (durably, for a write) and frees t in every case. */
+int sg_txn_commit(sg_txn *t);
+/* sg_txn_abort discards t's writes and frees it; NULL is a no-op. */
+void sg_txn_abort(sg_txn *t);
+
+/* sg_txn_put_worker upserts w (borrowed) with all its index entries.  It
+ * is atomic on its own: on any error nothing of it is written, and the
+ * rest of t stays usable.  SG_EEXIST (field "id_number") when another
+ * worker holds the same ID number. */
+int sg_txn_put_worker(sg_txn *t, const sg_worker *w, sg_error *e);
+/* sg_txn_put_job upserts j (borrowed), atomically like put_worker. */
+int sg_txn_put_job(sg_txn *t, const sg_job *j, sg_error *e);
+
+/* sg_txn_get_worker / sg_txn_get_job read a record into *out (written
+ * only on success): 0, SG_ENOTFOUND or SG_ECORRUPT. */
+int sg_txn_get_worker(sg_txn *t, const char *id, sg_worker *out);
+int sg_txn_get_job(sg_txn *t, const char *id, sg_job *out);
+
+/* sg_txn_del_worker / sg_txn_del_job delete a record and its index
+ * entries: 0 or SG_ENOTFOUND. */
+int sg_txn_del_worker(sg_txn *t, const char *id);
+int sg_txn_del_job(sg_txn *t, const char *id);
+
+/* sg_txn_close_job sets a job's state to closed (idempotent). */
+int sg_txn_close_job(sg_txn *t, const char *id);
+
+/* Iteration in id order; a callback returning non-zero stops the walk and
+ * that value is returned.  Records are borrowed for the callback only. */
+typedef int (*sg_worker_cb)(void *arg, const sg_worker *w);
+typedef int (*sg_job_cb)(void *arg, const sg_job *j);
+int sg_txn_each_worker(sg_txn *t, sg_worker_cb cb, void *arg);
+int sg_txn_each_job(sg_txn *t, sg_job_cb cb, void *arg);
+
+/* sg_txn_household_employed sets *n to how many members of household hh
+ * hold an employed status (sg_status_is_employed), capped at 2. */
+int sg_txn_household_employed(sg_txn *t, const char *hh, int *n);
+
+/* sg_store_counts gives the number of workers and jobs. */
+int sg_txn_counts(sg_txn *t, size_t *workers, size_t *jobs);
+
+/* sg_store_check verifies every index entry against the primary records,
+ * both ways.  Each disagreement is reported to cb (may be NULL) as one
+ * line; returns 0 when there are none, else the number found (> 0), or a
+ * negative SG_E* when the check itself could not run. */
+typedef void (*sg_check_cb)(void *arg, const char *problem);
+int sg_store_check(sg_store *s, sg_check_cb cb, void *arg);
+
+/* ---- Postings: the indexes that matching reads (matcher internal). ----
+ * Each posting value carries a compact view of its record (matcher/view.c)
+ * so that a query scores candidates without decoding records. */
+
+/* sg_txn_job_postings walks the open jobs posted under (labor class,
+ * region prefix of plen digits (0..12), anchor skill (0 = none)), giving
+ * each view's bytes to cb (borrowed for the call). */
+typedef int (*sg_posting_cb)(void *arg, const uint8_t *v, size_t n);
+int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
+                        int plen, sg_skill anchor, sg_posting_cb cb,
+                        void *arg);
+/* sg_txn_worker_postings walks the seeking workers posted under (labor
+ * class, travel, region prefix for that travel, skill (0 = all)). */
+int sg_txn_worker_postings(sg_txn *t, int labor_class, int travel,
+                           const char *prefix, sg_skill skill,
+                           sg_posting_cb cb, void *arg);
+/* sg_txn_worker_postings_count sets *n to how many such entries exist. */
+int sg_txn_worker_postings_count(sg_txn *t, int labor_class, int travel,
+                                 const char *prefix, sg_skill skill,
+                                 size_t *n);
+
+#endif /* SG_STORE_H */

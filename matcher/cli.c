@@ -1,0 +1,648 @@
+/* matcher/cli.c -- the `songgang` command: import, export, get, close-job,
+ * delete, check, match, candidates, gen.  Each command opens the data
+ * directory, does one thing and exits: 0 on success, 1 when the command ran
+ * but something was rejected or not found, 2 on a usage error.
+ * Single-threaded. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gen.h"
+#include "songgang/match.h"
+#include "songgang/proto.h"
+#include "songgang/store.h"
+
+#define LINE_MAX_BYTES 65536 /* an NDJSON line, as for the HTTP body */
+#define BATCH 1000           /* records per durable group commit */
+
+static const char usage_text[] =
+    "usage: songgang COMMAND [OPTIONS]\n"
+    "  import --db DIR [--json] FILE...   load NDJSON workers and jobs (- = "
+    "stdin)\n"
+    "  export --db DIR                    write every record as NDJSON\n"
+    "  get --db DIR (--worker ID | --job ID)\n"
+    "  close-job --db DIR --job ID\n"
+    "  delete --db DIR (--worker ID | --job ID)\n"
+    "  check --db DIR                     verify every index entry\n"
+    "  match --db DIR --worker ID [--limit N] [--as-of YYYY-MM-DD] "
+    "[--weights FILE]\n"
+    "  candidates --db DIR --job ID [--limit N] [--as-of YYYY-MM-DD] "
+    "[--weights FILE]\n"
+    "  gen --county CODE --workers N --jobs M --seed S [--counties K]\n";
+
+/* opts holds every option any command takes; each command checks its own. */
+typedef struct opts {
+    const char *db;       /* --db */
+    const char *worker;   /* --worker */
+    const char *job;      /* --job */
+    const char *weights;  /* --weights */
+    const char *county;   /* --county */
+    long limit;           /* --limit */
+    long workers;         /* --workers */
+    long jobs;            /* --jobs */
+    long counties;        /* --counties */
+    unsigned long long seed; /* --seed */
+    int32_t as_of;        /* --as-of */
+    bool json;            /* --json */
+    char **files;         /* positional arguments */
+    int nfiles;           /* how many */
+} opts;
+
+static int usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("songgang: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n", stderr);
+    va_end(ap);
+    fputs(usage_text, stderr);
+    return 2;
+}
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("songgang: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n", stderr);
+    va_end(ap);
+    return 1;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* parse_opts reads argv[2..]; returns 0 or the exit code of a usage error. */
+static int parse_opts(int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->limit = 20;
+    o->as_of = SG_DATE_NONE;
+    o->counties = 1;
+    o->files = calloc((size_t)argc, sizeof(char *));
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true;
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+            takes = false;
+        } else if (a[0] != '-' || strcmp(a, "-") == 0) {
+            o->files[o->nfiles++] = argv[i];
+            takes = false;
+        } else if (v == NULL) {
+            return usage("%s needs a value", a);
+        } else if (strcmp(a, "--db") == 0) {
+            o->db = v;
+        } else if (strcmp(a, "--worker") == 0) {
+            o->worker = v;
+        } else if (strcmp(a, "--job") == 0) {
+            o->job = v;
+        } else if (strcmp(a, "--weights") == 0) {
+            o->weights = v;
+        } else if (strcmp(a, "--county") == 0) {
+            o->county = v;
+        } else if (strcmp(a, "--limit") == 0) {
+            if (!parse_long(v, 1, SG_MATCH_LIMIT_MAX, &o->limit)) {
+                return usage("--limit must be 1..%d", SG_MATCH_LIMIT_MAX);
+            }
+        } else if (strcmp(a, "--workers") == 0) {
+            if (!parse_long(v, 0, 100000000, &o->workers)) {
+                return usage("--workers must be 0..100000000");
+            }
+        } else if (strcmp(a, "--jobs") == 0) {
+            if (!parse_long(v, 0, 10000000, &o->jobs)) {
+                return usage("--jobs must be 0..10000000");
+            }
+        } else if (strcmp(a, "--counties") == 0) {
+            if (!parse_long(v, 1, 1000, &o->counties)) {
+                return usage("--counties must be 1..1000");
+            }
+        } else if (strcmp(a, "--seed") == 0) {
+            char *end;
+            errno = 0;
+            o->seed = strtoull(v, &end, 10);
+            if (errno != 0 || *end != '\0' || end == v) {
+                return usage("--seed must be a non-negative integer");
+            }
+        } else if (strcmp(a, "--as-of") == 0) {
+            if (sg_date_parse(v, strlen(v), &o->as_of) != 0) {
+                return usage("--as-of must be a date YYYY-MM-DD");
+            }
+        } else {
+            return usage("unknown option %s", a);
+        }
+        if (takes) {
+            i++;
+        }
+    }
+    return 0;
+}
+
+static int open_store(const opts *o, bool write, sg_store **s)
+{
+    if (o->db == NULL) {
+        return usage("--db DIR is required");
+    }
+    struct stat st;
+    if (!write && stat(o->db, &st) != 0) {
+        return fail("%s: no such data directory", o->db);
+    }
+    int rc = sg_store_open(s, o->db, write ? 0 : SG_STORE_RDONLY);
+    if (rc != 0) {
+        return fail("%s: cannot open the store: %s", o->db, sg_strerror(rc));
+    }
+    return 0;
+}
+
+static void print_jv(json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                JSON_REAL_PRECISION(10));
+    puts(s);
+    free(s);
+}
+
+/* ---- import ---- */
+
+typedef struct import_state {
+    sg_store *s;       /* store */
+    sg_txn *t;         /* open write transaction */
+    size_t in_batch;   /* records put in t */
+    long accepted;     /* lines that landed */
+    long rejected;     /* lines refused */
+    json_t *errors;    /* [{file, line, field, reason}] */
+    bool json;         /* summary as JSON */
+    bool tty;          /* progress bar on stderr */
+    time_t last_bar;   /* when it was last drawn */
+} import_state;
+
+static void reject(import_state *st, const char *file, long line,
+                   const char *field, const char *reason)
+{
+    st->rejected++;
+    if (st->json) {
+        json_t *e = json_object();
+        json_object_set_new(e, "file", json_string(file));
+        json_object_set_new(e, "line", json_integer(line));
+        json_object_set_new(e, "field", json_string(field));
+        json_object_set_new(e, "reason", json_string(reason));
+        json_array_append_new(st->errors, e);
+    } else {
+        if (st->tty) {
+            fputs("\r\033[K", stderr);
+        }
+        printf("%s:%ld: %s%s%s\n", file, line, field, *field ? ": " : "",
+               reason);
+    }
+}
+
+/* commit_batch makes the open batch durable; a failure here loses the
+ * whole batch, so it is fatal for the command. */
+static int commit_batch(import_state *st, bool reopen)
+{
+    int rc = sg_txn_commit(st->t);
+    st->t = NULL;
+    st->accepted += (long)st->in_batch;
+    if (rc != 0) {
+        st->accepted -= (long)st->in_batch;
+        return rc;
+    }
+    st->in_batch = 0;
+    return reopen ? sg_txn_begin(st->s, true, &st->t) : 0;
+}
+
+static void draw_bar(import_state *st, long done, long total, bool force)
+{
+    time_t now = time(NULL);
+    if (!st->tty || (!force && now == st->last_bar)) {
+        return;
+    }
+    st->last_bar = now;
+    int width = 30, fill = total > 0 ? (int)(width * done / total) : 0;
+    char bar[64];
+    for (int i = 0; i < width; i++) {
+        bar[i] = i < fill ? '#' : '.';
+    }
+    bar[width] = '\0';
+    fprintf(stderr, "\r[%s] %3d%%  accepted %ld  rejected %ld", bar,
+            total > 0 ? (int)(100 * done / total) : 0,
+            st->accepted + (long)st->in_batch, st->rejected);
+}
+
+static int import_line(import_state *st, const char *file, long lineno,
+                       const char *line, size_t len)
+{
+    sg_error e;
+    sg_error_clear(&e);
+    sg_kind kind;
+    sg_worker w;
+    sg_job j;
+    int rc = sg_json_decode(line, len, 0, sg_store_idkey(st->s), &kind, &w, &j,
+                            &e);
+    if (rc == 0) {
+        rc = kind == SG_KIND_WORKER ? sg_txn_put_worker(st->t, &w, &e)
+                                    : sg_txn_put_job(st->t, &j, &e);
+        if (rc == SG_EFULL || rc == SG_EIO) {
+            return rc; /* the store, not the line */
+        }
+    }
+    if (rc != 0) {
+        reject(st, file, lineno, e.field,
+               e.reason[0] ? e.reason : sg_strerror(rc));
+        return 0;
+    }
+    if (++st->in_batch >= BATCH) {
+        return commit_batch(st, true);
+    }
+    return 0;
+}
+
+static int import_file(import_state *st, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        return fail("%s: %s", path, strerror(errno));
+    }
+    struct stat sb;
+    long total = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)
+                     ? (long)sb.st_size
+                     : 0;
+    long done = 0, lineno = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        done += n;
+        size_t len = (size_t)n;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            len--;
+        }
+        if (len == 0) {
+            continue;
+        }
+        if (len > LINE_MAX_BYTES) {
+            reject(st, path, lineno, "", "line longer than 65536 bytes");
+            continue;
+        }
+        rc = import_line(st, path, lineno, line, len);
+        if ((lineno & 1023) == 0) {
+            draw_bar(st, done, total, false);
+        }
+    }
+    draw_bar(st, done, total, true);
+    free(line);
+    if (f != stdin) {
+        fclose(f);
+    }
+    if (rc != 0) {
+        return fail("%s: store failure at line %ld: %s", path, lineno,
+                    sg_strerror(rc));
+    }
+    return 0;
+}
+
+static int cmd_import(const opts *o)
+{
+    if (o->nfiles == 0) {
+        return usage("import needs at least one FILE (- for stdin)");
+    }
+    import_state st = {0};
+    int rc = open_store(o, true, &st.s);
+    if (rc != 0) {
+        return rc;
+    }
+    st.json = o->json;
+    st.tty = isatty(STDERR_FILENO);
+    st.errors = json_array();
+    rc = sg_txn_begin(st.s, true, &st.t) == 0 ? 0 : 1;
+    for (int i = 0; rc == 0 && i < o->nfiles; i++) {
+        rc = import_file(&st, o->files[i]);
+    }
+    if (rc == 0) {
+        int c = commit_batch(&st, false);
+        rc = c == 0 ? 0 : fail("commit failed: %s", sg_strerror(c));
+    } else {
+        sg_txn_abort(st.t);
+    }
+    if (st.tty) {
+        fputs("\n", stderr);
+    }
+    if (st.json) {
+        json_t *sum = json_object();
+        json_object_set_new(sum, "accepted", json_integer(st.accepted));
+        json_object_set_new(sum, "rejected", json_integer(st.rejected));
+        json_object_set(sum, "errors", st.errors);
+        print_jv(sum);
+        json_decref(sum);
+    } else {
+        printf("accepted %ld, rejected %ld\n", st.accepted, st.rejected);
+    }
+    json_decref(st.errors);
+    sg_store_close(st.s);
+    return rc != 0 ? rc : st.rejected > 0 ? 1 : 0;
+}
+
+/* ---- export, get, close-job, delete, check ---- */
+
+static int export_worker(void *arg, const sg_worker *w)
+{
+    sg_buf *b = arg;
+    b->len = 0;
+    sg_worker_to_json(w, b);
+    fwrite(b->data, 1, b->len, stdout);
+    putchar('\n');
+    return 0;
+}
+
+static int export_job(void *arg, const sg_job *j)
+{
+    sg_buf *b = arg;
+    b->len = 0;
+    sg_job_to_json(j, b);
+    fwrite(b->data, 1, b->len, stdout);
+    putchar('\n');
+    return 0;
+}
+
+static int cmd_export(const opts *o)
+{
+    sg_store *s;
+    sg_txn *t;
+    int rc = open_store(o, false, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = sg_txn_begin(s, false, &t)) == 0) {
+        sg_buf b;
+        sg_buf_init(&b);
+        rc = sg_txn_each_worker(t, export_worker, &b);
+        if (rc == 0) {
+            rc = sg_txn_each_job(t, export_job, &b);
+        }
+        sg_buf_free(&b);
+        sg_txn_abort(t);
+    }
+    sg_store_close(s);
+    return rc == 0 ? 0 : fail("export failed: %s", sg_strerror(rc));
+}
+
+/* one_id checks that exactly one of --worker / --job was given. */
+static int one_id(const opts *o)
+{
+    if ((o->worker == NULL) == (o->job == NULL)) {
+        return usage("give exactly one of --worker ID and --job ID");
+    }
+    return 0;
+}
+
+static int cmd_get(const opts *o)
+{
+    sg_store *s;
+    sg_txn *t;
+    int rc = one_id(o);
+    if (rc != 0 || (rc = open_store(o, false, &s)) != 0) {
+        return rc;
+    }
+    if ((rc = sg_txn_begin(s, false, &t)) == 0) {
+        sg_buf b;
+        sg_buf_init(&b);
+        if (o->worker != NULL) {
+            sg_worker w;
+            if ((rc = sg_txn_get_worker(t, o->worker, &w)) == 0) {
+                sg_worker_to_json(&w, &b);
+            }
+        } else {
+            sg_job j;
+            if ((rc = sg_txn_get_job(t, o->job, &j)) == 0) {
+                sg_job_to_json(&j, &b);
+            }
+        }
+        if (rc == 0) {
+            printf("%.*s\n", (int)b.len, (const char *)b.data);
+        }
+        sg_buf_free(&b);
+        sg_txn_abort(t);
+    }
+    sg_store_close(s);
+    if (rc == SG_ENOTFOUND) {
+        return fail("no %s with id %s", o->worker ? "worker" : "job",
+                    o->worker ? o->worker : o->job);
+    }
+    return rc == 0 ? 0 : fail("get failed: %s", sg_strerror(rc));
+}
+
+/* write_one runs one write (close-job or delete) durably. */
+static int write_one(const opts *o, bool is_delete)
+{
+    sg_store *s;
+    sg_txn *t;
+    int rc = is_delete ? one_id(o) : 0;
+    if (!is_delete && o->job == NULL) {
+        return usage("close-job needs --job ID");
+    }
+    if (rc != 0 || (rc = open_store(o, true, &s)) != 0) {
+        return rc;
+    }
+    if ((rc = sg_txn_begin(s, true, &t)) == 0) {
+        if (!is_delete) {
+            rc = sg_txn_close_job(t, o->job);
+        } else if (o->worker != NULL) {
+            rc = sg_txn_del_worker(t, o->worker);
+        } else {
+            rc = sg_txn_del_job(t, o->job);
+        }
+        if (rc == 0) {
+            rc = sg_txn_commit(t);
+        } else {
+            sg_txn_abort(t);
+        }
+    }
+    sg_store_close(s);
+    if (rc == SG_ENOTFOUND) {
+        return fail("no %s with id %s", o->worker ? "worker" : "job",
+                    o->worker ? o->worker : o->job);
+    }
+    return rc == 0 ? 0 : fail("write failed: %s", sg_strerror(rc));
+}
+
+static void print_problem(void *arg, const char *problem)
+{
+    (void)arg;
+    printf("%s\n", problem);
+}
+
+static int cmd_check(const opts *o)
+{
+    sg_store *s;
+    int rc = open_store(o, false, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    sg_txn *t;
+    size_t nw = 0, nj = 0;
+    if (sg_txn_begin(s, false, &t) == 0) {
+        sg_txn_counts(t, &nw, &nj);
+        sg_txn_abort(t);
+    }
+    rc = sg_store_check(s, print_problem, NULL);
+    sg_store_close(s);
+    if (rc < 0) {
+        return fail("check could not run: %s", sg_strerror(rc));
+    }
+    printf("check: %zu workers, %zu jobs, %d problem%s\n", nw, nj, rc,
+           rc == 1 ? "" : "s");
+    return rc == 0 ? 0 : 1;
+}
+
+/* ---- match, candidates ---- */
+
+static int load_weights(const opts *o, sg_weights *w)
+{
+    sg_weights_default(w);
+    char path[4096];
+    const char *p = o->weights;
+    if (p == NULL) {
+        snprintf(path, sizeof(path), "%s/weights.conf", o->db);
+        if (access(path, R_OK) != 0) {
+            return 0;
+        }
+        p = path;
+    }
+    sg_error e;
+    sg_error_clear(&e);
+    int rc = sg_weights_load(w, p, &e);
+    if (rc != 0) {
+        return fail("%s: %s%s%s", p, e.field, *e.field ? ": " : "", e.reason);
+    }
+    return 0;
+}
+
+static int cmd_match(const opts *o, bool for_worker)
+{
+    const char *id = for_worker ? o->worker : o->job;
+    if (id == NULL) {
+        return usage("%s needs %s ID", for_worker ? "match" : "candidates",
+                     for_worker ? "--worker" : "--job");
+    }
+    sg_weights w;
+    sg_store *s;
+    int rc = open_store(o, false, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = load_weights(o, &w)) != 0) {
+        sg_store_close(s);
+        return rc;
+    }
+    sg_match_opts mo = {
+        .as_of = o->as_of != SG_DATE_NONE ? o->as_of : sg_today(),
+        .limit = (int)o->limit,
+        .w = &w,
+    };
+    sg_txn *t;
+    sg_match_list l = {0};
+    if ((rc = sg_txn_begin(s, false, &t)) == 0) {
+        rc = for_worker ? sg_match_worker(t, id, &mo, &l)
+                        : sg_match_job(t, id, &mo, &l);
+        sg_txn_abort(t);
+    }
+    sg_store_close(s);
+    if (rc == SG_ENOTFOUND) {
+        return fail("no %s with id %s", for_worker ? "worker" : "job", id);
+    }
+    if (rc != 0) {
+        return fail("match failed: %s", sg_strerror(rc));
+    }
+    char day[11];
+    sg_date_format(mo.as_of, day);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < l.n; i++) {
+        json_array_append_new(arr, sg_match_to_jv(&l.items[i], for_worker));
+    }
+    json_t *out = json_object();
+    json_object_set_new(out, for_worker ? "worker" : "job", json_string(id));
+    json_object_set_new(out, "as_of", json_string(day));
+    json_object_set_new(out, for_worker ? "matches" : "candidates", arr);
+    print_jv(out);
+    json_decref(out);
+    sg_match_list_free(&l);
+    return 0;
+}
+
+/* ---- gen ---- */
+
+static int cmd_gen(const opts *o)
+{
+    if (o->county == NULL) {
+        return usage("gen needs --county CODE");
+    }
+    sg_gen_opts g = {
+        .county = o->county,
+        .counties = (int)o->counties,
+        .workers = (uint64_t)o->workers,
+        .jobs = (uint64_t)o->jobs,
+        .seed = o->seed,
+    };
+    int rc = sg_gen_write(stdout, &g);
+    if (rc != 0) {
+        return fail("gen: %s", sg_strerror(rc));
+    }
+    return fflush(stdout) == 0 ? 0 : fail("gen: write failed");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 ||
+        strcmp(argv[1], "--help") == 0) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    opts o;
+    int rc = parse_opts(argc, argv, &o);
+    const char *cmd = argv[1];
+    if (rc == 0) {
+        if (strcmp(cmd, "import") == 0) {
+            rc = cmd_import(&o);
+        } else if (strcmp(cmd, "export") == 0) {
+            rc = cmd_export(&o);
+        } else if (strcmp(cmd, "get") == 0) {
+            rc = cmd_get(&o);
+        } else if (strcmp(cmd, "close-job") == 0) {
+            rc = write_one(&o, false);
+        } else if (strcmp(cmd, "delete") == 0) {
+            rc = write_one(&o, true);
+        } else if (strcmp(cmd, "check") == 0) {
+            rc = cmd_check(&o);
+        } else if (strcmp(cmd, "match") == 0) {
+            rc = cmd_match(&o, true);
+        } else if (strcmp(cmd, "candidates") == 0) {
+            rc = cmd_match(&o, false);
+        } else if (strcmp(cmd, "gen") == 0) {
+            rc = cmd_gen(&o);
+        } else {
+            rc = usage("unknown command %s", cmd);
+        }
+    }
+    free(o.files);
+    return rc;
+}

@@ -1,0 +1,86 @@
+/* matcher/internal.h -- private declarations shared by the matcher's files.
+ * The compact views that posting values carry (view.c) are what a query
+ * scores, so store.c writes them and match.c reads them; both go through
+ * the functions here so the byte layout is written down in one place. */
+#ifndef SG_MATCHER_INTERNAL_H
+#define SG_MATCHER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "songgang/proto.h"
+
+#define SG__VIEW_MAX 480 /* LMDB's DUPSORT values are at most 511 bytes */
+
+/* sg__geo is a position in micro-degrees, so that both ranking paths
+ * compute the same distance from the same integers. */
+typedef struct sg__geo {
+    bool has;       /* known */
+    int32_t lat_e6; /* degrees north * 1e6 */
+    int32_t lon_e6; /* degrees east * 1e6 */
+} sg__geo;
+
+/* sg__jview: what ranking needs of a job. */
+typedef struct sg__jview {
+    char id[SG_ID_MAX + 1];               /* job id */
+    uint8_t source;                       /* enum sg_source */
+    uint8_t classes;                      /* labor class bits */
+    int32_t starts;                       /* days or SG_DATE_NONE */
+    int32_t ends;                         /* days or SG_DATE_NONE */
+    int32_t wage_min;                     /* yuan/month */
+    int32_t wage_max;                     /* yuan/month */
+    int32_t posted_date;                  /* Asia/Shanghai date */
+    uint8_t nreq;                         /* required skills */
+    sg_skill req[SG_REQ_SKILLS_MAX];      /* sorted ascending */
+    uint8_t npref;                        /* preferred skills */
+    sg_skill pref[SG_REQ_SKILLS_MAX];     /* sorted ascending */
+    uint8_t nsites;                       /* 1..SG_SITES_MAX */
+    char site[SG_SITES_MAX][SG_REGION_LEN + 1]; /* site regions */
+    sg__geo site_geo[SG_SITES_MAX];       /* site positions */
+} sg__jview;
+
+/* sg__wview: what ranking needs of a worker. */
+typedef struct sg__wview {
+    char id[SG_ID_MAX + 1];         /* worker id */
+    char household[SG_ID_MAX + 1];  /* household id */
+    char region[SG_REGION_LEN + 1]; /* village code */
+    sg__geo geo;                    /* position */
+    uint8_t labor_class;            /* enum sg_labor_class */
+    uint8_t travel;                 /* enum sg_travel */
+    uint8_t category;               /* enum sg_category */
+    bool risk_eliminated;           /* monitored: risk gone */
+    uint8_t nskills;                /* held skills */
+    sg_skill skills[SG_SKILLS_MAX]; /* sorted ascending */
+    int32_t expected_wage;          /* yuan/month */
+    int32_t available_from;         /* days or SG_DATE_NONE */
+    int32_t available_to;           /* days or SG_DATE_NONE */
+} sg__wview;
+
+/* sg__geo_of converts degrees (already rounded to 1e-6) to micro-degrees. */
+sg__geo sg__geo_of(bool has, double lat, double lon);
+
+/* sg__jview_of / sg__wview_of build a view from a record. */
+void sg__jview_of(const sg_job *j, sg__jview *v);
+void sg__wview_of(const sg_worker *w, sg__wview *v);
+
+/* sg__jview_pack / sg__wview_pack write a view's bytes into buf (at least
+ * SG__VIEW_MAX) and return their length.  The bytes begin with the id's
+ * length and the id, so every index value names its owner. */
+size_t sg__jview_pack(const sg__jview *v, uint8_t *buf);
+size_t sg__wview_pack(const sg__wview *v, uint8_t *buf);
+/* sg__jview_unpack / sg__wview_unpack read them back: 0 or SG_ECORRUPT. */
+int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v);
+int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v);
+
+/* sg__skills_subset tells whether sorted list a (na) is inside sorted b. */
+bool sg__skills_subset(const sg_skill *a, size_t na, const sg_skill *b,
+                       size_t nb);
+/* sg__skills_overlap counts the common entries of two sorted lists. */
+size_t sg__skills_overlap(const sg_skill *a, size_t na, const sg_skill *b,
+                          size_t nb);
+
+/* sg__km returns the great-circle distance in km between two positions. */
+double sg__km(sg__geo a, sg__geo b);
+
+#endif /* SG_MATCHER_INTERNAL_H */

@@ -1,0 +1,662 @@
+/* matcher/match.c -- ranked matching, worker -> jobs and job -> workers.
+ * Candidates come from the postings (store.c), which are keyed so that a
+ * query only reads entries that can pass the labor-class, region-tier and
+ * skill filters; every hard filter is then checked again on the candidate's
+ * view, so the postings narrow the search but never decide it.  Scores are
+ * integers (points), the sum of named parts, so two runs -- or the
+ * brute-force reference in the tests -- agree exactly.  Top K is kept in a
+ * bounded heap; reasons are written only for the K that are returned.
+ * Runs in whatever thread owns the read transaction. */
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "songgang/match.h"
+
+static const char *const part_names[SG_PART__COUNT] = {
+    "skill", "proximity", "wage", "channel", "priority", "freshness",
+};
+
+const char *sg_part_name(int p)
+{
+    return p >= 0 && p < SG_PART__COUNT ? part_names[p] : NULL;
+}
+
+/* ---- Weights. ---- */
+
+/* Channel fit by labor class, in percent (分类管理): ordinary and skilled
+ * labor towards industrial parks, labor export and work-relief; half and
+ * weak labor towards public-welfare posts and assistance workshops.
+ * Columns: industrial_park, workshop, work_relief, public_welfare,
+ * labor_export, flexible. */
+static const uint8_t default_fit[SG_LABOR__COUNT][SG_SOURCE__COUNT] = {
+    {100, 40, 100, 10, 100, 60}, /* ordinary */
+    {100, 30, 80, 0, 100, 60},   /* skilled */
+    {30, 100, 60, 100, 10, 60},  /* half */
+    {10, 100, 40, 100, 0, 50},   /* weak */
+};
+
+void sg_weights_default(sg_weights *w)
+{
+    static const int tier[SG_TRAVEL__COUNT] = {200, 160, 120, 60, 30, 0};
+    memset(w, 0, sizeof(*w));
+    w->skill = 150;
+    memcpy(w->tier, tier, sizeof(tier));
+    w->km = 100;
+    w->km_range = 30;
+    w->wage = 150;
+    w->channel = 150;
+    memcpy(w->fit, default_fit, sizeof(default_fit));
+    w->risk = 100;
+    w->zero_household = 100;
+    w->fresh = 50;
+    w->fresh_days = 30;
+}
+
+/* weight_slot finds the int a `key = value` line sets, and its range. */
+static int *weight_slot(sg_weights *w, const char *key, int *max,
+                        uint8_t **fit)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } plain[] = {
+        {"skill", offsetof(sg_weights, skill)},
+        {"km", offsetof(sg_weights, km)},
+        {"km_range", offsetof(sg_weights, km_range)},
+        {"wage", offsetof(sg_weights, wage)},
+        {"channel", offsetof(sg_weights, channel)},
+        {"risk", offsetof(sg_weights, risk)},
+        {"zero_household", offsetof(sg_weights, zero_household)},
+        {"fresh", offsetof(sg_weights, fresh)},
+        {"fresh_days", offsetof(sg_weights, fresh_days)},
+    };
+    *fit = NULL;
+    *max = 10000;
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        if (strcmp(key, plain[i].name) == 0) {
+            return (int *)((char *)w + plain[i].off);
+        }
+    }
+    if (strncmp(key, "tier.", 5) == 0) {
+        int t = sg_enum_parse(SG_ENUM_TRAVEL, key + 5, strlen(key + 5));
+        return t >= 0 ? &w->tier[t] : NULL;
+    }
+    if (strncmp(key, "fit.", 4) == 0) {
+        const char *dot = strchr(key + 4, '.');
+        if (dot == NULL) {
+            return NULL;
+        }
+        int c = sg_enum_parse(SG_ENUM_LABOR, key + 4, (size_t)(dot - key - 4));
+        int s = sg_enum_parse(SG_ENUM_SOURCE, dot + 1, strlen(dot + 1));
+        if (c >= 0 && s >= 0) {
+            *fit = &w->fit[c][s];
+            *max = 100;
+            return max; /* non-NULL: the caller writes *fit */
+        }
+    }
+    return NULL;
+}
+
+/* divisor_min: weights that divide must not be zero. */
+static int divisor_min(const char *key)
+{
+    return strcmp(key, "km_range") == 0 || strcmp(key, "fresh_days") == 0;
+}
+
+int sg_weights_load(sg_weights *w, const char *path, sg_error *e)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return sg_error_set(e, SG_EIO, "", "cannot open %s", path);
+    }
+    sg_weights nw = *w;
+    char line[256];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash != NULL) {
+            *hash = '\0';
+        }
+        char key[64];
+        long val;
+        char extra;
+        if (sscanf(line, " %63[a-z_.] = %ld %c", key, &val, &extra) == 2) {
+            int max;
+            uint8_t *fit;
+            int *slot = weight_slot(&nw, key, &max, &fit);
+            if (slot == NULL) {
+                rc = sg_error_set(e, SG_EINVAL, key, "line %d: unknown weight",
+                                  lineno);
+            } else if (val < divisor_min(key) || val > max) {
+                rc = sg_error_set(e, SG_EINVAL, key,
+                                  "line %d: must be between %d and %d", lineno,
+                                  divisor_min(key), max);
+            } else if (fit != NULL) {
+                *fit = (uint8_t)val;
+            } else {
+                *slot = (int)val;
+            }
+        } else {
+            char *p = line;
+            while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+                p++;
+            }
+            if (*p != '\0') {
+                rc = sg_error_set(e, SG_EINVAL, "",
+                                  "line %d: expected `key = integer`", lineno);
+            }
+        }
+    }
+    fclose(f);
+    if (rc == 0) {
+        *w = nw;
+    }
+    return rc;
+}
+
+/* ---- Scoring one pair. ---- */
+
+/* cand is a scored candidate: the result and the view it came from (the
+ * reason is written from the view once the top K are known). */
+typedef struct cand {
+    sg_match m;          /* result, reason still empty */
+    bool zero;           /* job -> workers: household has nobody employed */
+    union {
+        sg__jview j;     /* for a worker's list */
+        sg__wview w;     /* for a job's list */
+    } v;
+} cand;
+
+static bool date_le(int32_t a, int32_t b) /* NONE-aware a <= b */
+{
+    return a == SG_DATE_NONE || b == SG_DATE_NONE || a <= b;
+}
+
+/* score_pair applies every hard filter to (w, j) and, when the pair is
+ * eligible, fills m (id left to the caller) and returns true.  zero is
+ * whether w's household has nobody employed. */
+static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
+                       int32_t as_of, const sg_weights *wt, sg_match *m)
+{
+    /* Hard filters. */
+    if (!(j->classes & (1u << w->labor_class))) {
+        return false;
+    }
+    if (j->ends != SG_DATE_NONE && j->ends < as_of) {
+        return false; /* ended */
+    }
+    if (!date_le(w->available_from, j->ends) ||
+        !date_le(j->starts, w->available_to)) {
+        return false; /* availability windows do not overlap */
+    }
+    if (!sg__skills_subset(j->req, j->nreq, w->skills, w->nskills)) {
+        return false;
+    }
+    /* The nearest eligible site: most proximity points, then the lower
+     * tier, then the lower region code. */
+    int best = -1, best_pts = -1, best_tier = 0;
+    double best_km = 0;
+    for (int i = 0; i < j->nsites; i++) {
+        int tier = sg_region_tier(w->region, j->site[i]);
+        if (tier > w->travel) {
+            continue;
+        }
+        int pts = wt->tier[tier];
+        double km = 0;
+        bool has_km = w->geo.has && j->site_geo[i].has;
+        if (has_km) {
+            km = sg__km(w->geo, j->site_geo[i]);
+            double f = 1.0 - km / wt->km_range;
+            pts += (int)floor(wt->km * (f > 0 ? f : 0));
+        }
+        if (best < 0 || pts > best_pts ||
+            (pts == best_pts && tier < best_tier) ||
+            (pts == best_pts && tier == best_tier &&
+             strcmp(j->site[i], j->site[best]) < 0)) {
+            best = i;
+            best_pts = pts;
+            best_tier = tier;
+            best_km = km;
+        }
+    }
+    if (best < 0) {
+        return false; /* no site within the worker's travel */
+    }
+    /* Score parts. */
+    memset(m, 0, sizeof(*m));
+    size_t matched = sg__skills_overlap(j->pref, j->npref, w->skills,
+                                        w->nskills);
+    m->parts[SG_PART_SKILL] =
+        (int32_t)(wt->skill * (1 + (int64_t)matched) / (1 + j->npref));
+    m->parts[SG_PART_PROXIMITY] = best_pts;
+    int64_t exp = w->expected_wage;
+    if (exp <= 0) {
+        m->parts[SG_PART_WAGE] = wt->wage;
+    } else {
+        int64_t x = 10 * (int64_t)j->wage_max - 6 * exp;
+        x = x < 0 ? 0 : x > 6 * exp ? 6 * exp : x;
+        m->parts[SG_PART_WAGE] = (int32_t)(wt->wage * x / (6 * exp));
+    }
+    m->parts[SG_PART_CHANNEL] =
+        wt->channel * wt->fit[w->labor_class][j->source] / 100;
+    m->parts[SG_PART_PRIORITY] =
+        (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
+                                                                : 0) +
+        (zero ? wt->zero_household : 0);
+    int age = as_of - j->posted_date;
+    age = age < 0 ? 0 : age;
+    m->parts[SG_PART_FRESHNESS] =
+        age >= wt->fresh_days
+            ? 0
+            : wt->fresh * (wt->fresh_days - age) / wt->fresh_days;
+    for (int p = 0; p < SG_PART__COUNT; p++) {
+        m->score += m->parts[p];
+    }
+    m->tier = (uint8_t)best_tier;
+    memcpy(m->site, j->site[best], sizeof(m->site));
+    m->has_km = w->geo.has && j->site_geo[best].has;
+    m->km = best_km;
+    return true;
+}
+
+/* ---- Top K. ---- */
+
+typedef struct topk {
+    cand *h;         /* min-heap on (score, reverse id): worst at h[0] */
+    size_t n;        /* entries */
+    size_t k;        /* capacity */
+    size_t looked;   /* candidates read */
+} topk;
+
+/* better tells whether a ranks before b: score desc, then id asc. */
+static bool better(const sg_match *a, const sg_match *b)
+{
+    return a->score != b->score ? a->score > b->score
+                                : strcmp(a->id, b->id) < 0;
+}
+
+static void heap_down(topk *t, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < t->n && better(&t->h[w].m, &t->h[l].m)) {
+            w = l;
+        }
+        if (r < t->n && better(&t->h[w].m, &t->h[r].m)) {
+            w = r;
+        }
+        if (w == i) {
+            return;
+        }
+        cand tmp = t->h[i];
+        t->h[i] = t->h[w];
+        t->h[w] = tmp;
+        i = w;
+    }
+}
+
+/* topk_admit tells whether m would enter the top K. */
+static bool topk_admit(const topk *t, const sg_match *m)
+{
+    return t->n < t->k || better(m, &t->h[0].m);
+}
+
+static void topk_push(topk *t, const cand *c)
+{
+    if (t->n < t->k) {
+        size_t i = t->n++;
+        t->h[i] = *c;
+        while (i > 0) { /* sift up: the worst rises to the root */
+            size_t p = (i - 1) / 2;
+            if (!better(&t->h[p].m, &t->h[i].m)) {
+                break;
+            }
+            cand tmp = t->h[i];
+            t->h[i] = t->h[p];
+            t->h[p] = tmp;
+            i = p;
+        }
+        return;
+    }
+    t->h[0] = *c;
+    heap_down(t, 0);
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const sg_match *x = &((const cand *)a)->m, *y = &((const cand *)b)->m;
+    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
+}
+
+/* ---- Reasons (zh-CN, one line). ---- */
+
+static const char *const tier_zh[SG_TRAVEL__COUNT] = {
+    "同村", "同镇", "同县", "同市", "同省", "省外",
+};
+
+/* first_common returns the first skill of a (sorted) also in b, or 0. */
+static sg_skill first_common(const sg_skill *a, size_t na, const sg_skill *b,
+                             size_t nb)
+{
+    for (size_t i = 0; i < na; i++) {
+        for (size_t k = 0; k < nb; k++) {
+            if (a[i] == b[k]) {
+                return a[i];
+            }
+        }
+    }
+    return 0;
+}
+
+static void where(char *buf, size_t cap, const sg_match *m)
+{
+    if (m->has_km) {
+        snprintf(buf, cap, "%s %.1f公里", tier_zh[m->tier], m->km);
+    } else {
+        snprintf(buf, cap, "%s", tier_zh[m->tier]);
+    }
+}
+
+/* job_reason: why this job suits the worker, e.g.
+ * "同镇 · 焊工 · 月薪3500-4500元 · 工业园区". */
+static void job_reason(sg_match *m, const sg__jview *j, const sg__wview *w)
+{
+    char loc[64], wage[64];
+    where(loc, sizeof(loc), m);
+    sg_skill s = j->nreq > 0 ? j->req[0]
+                             : first_common(j->pref, j->npref, w->skills,
+                                            w->nskills);
+    if (j->wage_min == j->wage_max) {
+        snprintf(wage, sizeof(wage), "月薪%d元", (int)j->wage_max);
+    } else {
+        snprintf(wage, sizeof(wage), "月薪%d-%d元", (int)j->wage_min,
+                 (int)j->wage_max);
+    }
+    const char *src = sg_enum_label_zh(SG_ENUM_SOURCE, j->source);
+    if (s != 0) {
+        snprintf(m->reason, sizeof(m->reason), "%s · %s · %s · %s", loc,
+                 sg_skill_name_zh(s), wage, src);
+    } else {
+        snprintf(m->reason, sizeof(m->reason), "%s · %s · %s", loc, wage,
+                 src);
+    }
+}
+
+/* worker_reason: why this worker suits the job, e.g.
+ * "同县 12.3公里 · 技能劳动力 · 焊工 · 期望4000元 · 零就业家庭". */
+static void worker_reason(sg_match *m, const sg__wview *w, bool zero,
+                          const sg__jview *j)
+{
+    char loc[64];
+    where(loc, sizeof(loc), m);
+    sg_skill s = j->nreq > 0 ? j->req[0]
+                             : first_common(j->pref, j->npref, w->skills,
+                                            w->nskills);
+    char skill[64] = "";
+    if (s != 0) {
+        snprintf(skill, sizeof(skill), " · %s", sg_skill_name_zh(s));
+    }
+    bool risk = w->category == SG_CAT_MONITORED && !w->risk_eliminated;
+    snprintf(m->reason, sizeof(m->reason), "%s · %s%s · 期望%d元%s%s", loc,
+             sg_enum_label_zh(SG_ENUM_LABOR, w->labor_class), skill,
+             (int)w->expected_wage, risk ? " · 监测对象" : "",
+             zero ? " · 零就业家庭" : "");
+}
+
+/* ---- Queries. ---- */
+
+typedef struct query {
+    sg_txn *t;              /* read transaction */
+    const sg_weights *wt;   /* weights */
+    int32_t as_of;          /* today */
+    topk top;               /* best so far */
+    sg__wview w;            /* worker -> jobs: the worker */
+    bool zero;              /* ... and its household has nobody employed */
+    sg__jview j;            /* job -> workers: the job */
+    int err;                /* first error seen */
+} query;
+
+static int check_opts(const sg_match_opts *o)
+{
+    return o == NULL || o->limit < 1 || o->limit > SG_MATCH_LIMIT_MAX ||
+                   o->as_of == SG_DATE_NONE
+               ? SG_EINVAL
+               : 0;
+}
+
+static void query_init(query *q, sg_txn *t, const sg_match_opts *o,
+                       const sg_weights *defaults)
+{
+    memset(q, 0, sizeof(*q));
+    q->t = t;
+    q->wt = o->w != NULL ? o->w : defaults;
+    q->as_of = o->as_of;
+    q->top.k = (size_t)o->limit;
+    q->top.h = malloc(q->top.k * sizeof(cand));
+    if (q->top.h == NULL) {
+        abort();
+    }
+}
+
+/* query_finish sorts the top K, writes their reasons and hands them to
+ * out as an array of sg_match. */
+static void query_finish(query *q, bool jobs, sg_match_list *out)
+{
+    qsort(q->top.h, q->top.n, sizeof(cand), cmp_cand);
+    sg_match *items = malloc((q->top.n ? q->top.n : 1) * sizeof(sg_match));
+    if (items == NULL) {
+        abort();
+    }
+    for (size_t i = 0; i < q->top.n; i++) {
+        cand *c = &q->top.h[i];
+        if (jobs) {
+            job_reason(&c->m, &c->v.j, &q->w);
+        } else {
+            worker_reason(&c->m, &c->v.w, c->zero, &q->j);
+        }
+        items[i] = c->m;
+    }
+    out->items = items;
+    out->n = q->top.n;
+    out->looked_at = q->top.looked;
+    free(q->top.h);
+}
+
+static int on_job_posting(void *arg, const uint8_t *p, size_t n)
+{
+    query *q = arg;
+    cand c;
+    if (sg__jview_unpack(p, n, &c.v.j) != 0) {
+        q->err = SG_ECORRUPT;
+        return SG_ECORRUPT;
+    }
+    q->top.looked++;
+    if (score_pair(&q->w, &c.v.j, q->zero, q->as_of, q->wt, &c.m)) {
+        memcpy(c.m.id, c.v.j.id, sizeof(c.m.id));
+        if (topk_admit(&q->top, &c.m)) {
+            topk_push(&q->top, &c);
+        }
+    }
+    return 0;
+}
+
+static sg_weights default_weights;
+static bool default_weights_set;
+
+static const sg_weights *defaults(void)
+{
+    if (!default_weights_set) { /* idempotent, so a race is harmless */
+        sg_weights w;
+        sg_weights_default(&w);
+        default_weights = w;
+        default_weights_set = true;
+    }
+    return &default_weights;
+}
+
+int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
+                    sg_match_list *out)
+{
+    if (check_opts(o) != 0 || id == NULL || out == NULL) {
+        return SG_EINVAL;
+    }
+    sg_worker rec;
+    int rc = sg_txn_get_worker(t, id, &rec);
+    if (rc != 0) {
+        return rc;
+    }
+    query q;
+    query_init(&q, t, o, defaults());
+    sg__wview_of(&rec, &q.w);
+    int employed = 0;
+    rc = sg_txn_household_employed(t, rec.household, &employed);
+    q.zero = employed == 0;
+    /* Probe "no required skill" and each held skill, at the prefix the
+     * worker's travel willingness reaches. */
+    int plen = sg_travel_prefix_len(rec.travel);
+    for (int i = -1; rec.seeking && rc == 0 && i < (int)rec.nskills; i++) {
+        rc = sg_txn_job_postings(t, rec.labor_class, rec.region, plen,
+                                 i < 0 ? 0 : rec.skills[i], on_job_posting,
+                                 &q);
+    }
+    if (rc != 0) {
+        free(q.top.h);
+        return rc;
+    }
+    query_finish(&q, true, out);
+    return 0;
+}
+
+static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
+{
+    query *q = arg;
+    cand c;
+    if (sg__wview_unpack(p, n, &c.v.w) != 0) {
+        q->err = SG_ECORRUPT;
+        return SG_ECORRUPT;
+    }
+    q->top.looked++;
+    int employed = 0;
+    int rc = sg_txn_household_employed(q->t, c.v.w.household, &employed);
+    if (rc != 0) {
+        return rc;
+    }
+    c.zero = employed == 0;
+    if (score_pair(&c.v.w, &q->j, c.zero, q->as_of, q->wt, &c.m)) {
+        memcpy(c.m.id, c.v.w.id, sizeof(c.m.id));
+        if (topk_admit(&q->top, &c.m)) {
+            topk_push(&q->top, &c);
+        }
+    }
+    return 0;
+}
+
+/* job_anchor picks the required skill with the fewest postings under
+ * (class, travel, prefix), or 0 ("all") when nothing is required. */
+static int job_anchor(query *q, int c, int travel, const char *prefix,
+                      sg_skill *out)
+{
+    *out = 0;
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < q->j.nreq; i++) {
+        size_t n;
+        int rc = sg_txn_worker_postings_count(q->t, c, travel, prefix,
+                                              q->j.req[i], &n);
+        if (rc != 0) {
+            return rc;
+        }
+        if (n < best) {
+            best = n;
+            *out = q->j.req[i];
+        }
+    }
+    return 0;
+}
+
+int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
+                 sg_match_list *out)
+{
+    if (check_opts(o) != 0 || id == NULL || out == NULL) {
+        return SG_EINVAL;
+    }
+    sg_job rec;
+    int rc = sg_txn_get_job(t, id, &rec);
+    if (rc != 0) {
+        return rc;
+    }
+    query q;
+    query_init(&q, t, o, defaults());
+    sg__jview_of(&rec, &q.j);
+    bool live = rec.state == SG_JOB_OPEN && rec.openings > 0 &&
+                (rec.ends == SG_DATE_NONE || rec.ends >= o->as_of);
+    /* Each worker is posted under exactly one (class, travel, prefix), so
+     * walking every class the job accepts, every travel tier and each
+     * distinct site prefix at that tier meets each candidate once. */
+    for (int c = 0; live && rc == 0 && c < SG_LABOR__COUNT; c++) {
+        if (!(rec.labor_classes & (1u << c))) {
+            continue;
+        }
+        for (int tr = 0; rc == 0 && tr < SG_TRAVEL__COUNT; tr++) {
+            size_t plen = (size_t)sg_travel_prefix_len(tr);
+            for (size_t i = 0; rc == 0 && i < rec.nsites; i++) {
+                bool seen = false;
+                for (size_t k = 0; k < i && !seen; k++) {
+                    seen = memcmp(rec.sites[k].region, rec.sites[i].region,
+                                  plen) == 0;
+                }
+                if (seen) {
+                    continue;
+                }
+                sg_skill anchor;
+                rc = job_anchor(&q, c, tr, rec.sites[i].region, &anchor);
+                if (rc == 0) {
+                    rc = sg_txn_worker_postings(t, c, tr,
+                                                rec.sites[i].region, anchor,
+                                                on_worker_posting, &q);
+                }
+            }
+        }
+    }
+    if (rc != 0) {
+        free(q.top.h);
+        return rc;
+    }
+    query_finish(&q, false, out);
+    return 0;
+}
+
+void sg_match_list_free(sg_match_list *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+json_t *sg_match_to_jv(const sg_match *m, bool is_job)
+{
+    json_t *parts = json_object();
+    for (int p = 0; p < SG_PART__COUNT; p++) {
+        json_object_set_new(parts, part_names[p], json_integer(m->parts[p]));
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, is_job ? "job" : "worker", json_string(m->id));
+    json_object_set_new(o, "score", json_integer(m->score));
+    json_object_set_new(o, "parts", parts);
+    json_object_set_new(o, "tier", json_string(sg_enum_name(SG_ENUM_TRAVEL,
+                                                            m->tier)));
+    json_object_set_new(o, "site", json_string(m->site));
+    json_object_set_new(o, "km", m->has_km ? json_real(round(m->km * 10) / 10)
+                                           : json_null());
+    json_object_set_new(o, "reason", json_string(m->reason));
+    return o;
+}

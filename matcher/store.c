@@ -1,0 +1,929 @@
+/* matcher/store.c -- the LMDB store: primary records and their indexes.
+ * Every index entry is derived from one record by entries_of_worker() /
+ * entries_of_job(), and a record's old entries are removed and new ones
+ * added in the same (nested) write transaction as the record itself, so
+ * indexes and records can never disagree; sg_store_check() re-derives them
+ * to prove it.  Each put runs in a nested transaction, so a rejected record
+ * leaves nothing behind while a batch of good ones commits as one durable
+ * group.  This is the only file that includes <lmdb.h>.  LMDB serialises
+ * writers; read transactions may run in any thread (MDB_NOTLS). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "songgang/store.h"
+
+/* The databases of an environment. */
+enum {
+    DB_META,    /* "schema" -> version */
+    DB_WORKERS, /* worker id -> msgpack record */
+    DB_JOBS,    /* job id -> msgpack record */
+    DB_JPOST,   /* (class, plen, prefix, anchor) -> job views (dup) */
+    DB_WPOST,   /* (class, travel, prefix, skill) -> worker views (dup) */
+    DB_HH,      /* household -> member ids (dup) */
+    DB_HHE,     /* household -> employed member ids (dup) */
+    DB_IDNUM,   /* ID-number hash -> worker id */
+    DB__COUNT
+};
+
+static const char *const db_names[DB__COUNT] = {
+    "meta", "workers", "jobs", "jpost", "wpost", "hh", "hhe", "idnum",
+};
+static const unsigned db_dup[DB__COUNT] = {
+    0, 0, 0, MDB_DUPSORT, MDB_DUPSORT, MDB_DUPSORT, MDB_DUPSORT, 0,
+};
+
+#define POST_KEY_LEN 16 /* class, plen or travel, 12 prefix bytes, skill */
+#define DEFAULT_MAPSIZE ((size_t)64 << 30)
+
+struct sg_store {
+    MDB_env *env;                       /* the environment */
+    MDB_dbi dbi[DB__COUNT];             /* its databases */
+    bool have_key;                      /* idkey was read */
+    uint8_t idkey[SG_IDNUM_KEY_LEN];    /* ID-number hash key */
+};
+
+struct sg_txn {
+    sg_store *s;   /* owner */
+    MDB_txn *txn;  /* the LMDB transaction */
+    bool write;    /* a write transaction */
+};
+
+/* sg__err_mdb translates an LMDB return code. */
+static int sg__err_mdb(int rc)
+{
+    switch (rc) {
+    case 0:
+        return 0;
+    case MDB_NOTFOUND:
+        return SG_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return SG_EEXIST;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+        return SG_EFULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_BAD_VALSIZE:
+        return SG_ECORRUPT;
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID:
+        return SG_EVERSION;
+    case EAGAIN:
+    case MDB_READERS_FULL:
+        return SG_EBUSY;
+    default:
+        return SG_EIO;
+    }
+}
+
+/* ---- The key file. ---- */
+
+/* read_or_create_key loads dir/idnum.key, creating it (0600, random, and
+ * fsync'd with its folder) at first start when create is set. */
+static int read_or_create_key(sg_store *s, const char *dir, bool create)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/idnum.key", dir) >= (int)sizeof(path)) {
+        return SG_EINVAL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+        uint8_t key[SG_IDNUM_KEY_LEN];
+        randombytes_buf(key, sizeof(key));
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            return SG_EIO;
+        }
+        bool ok = write(fd, key, sizeof(key)) == (ssize_t)sizeof(key) &&
+                  fsync(fd) == 0;
+        close(fd);
+        sodium_memzero(key, sizeof(key));
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            ok = ok && fsync(dfd) == 0;
+            close(dfd);
+        }
+        if (!ok) {
+            unlink(path);
+            return SG_EIO;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        /* A reader without the key can still match and export. */
+        return create ? SG_EIO : 0;
+    }
+    ssize_t n = read(fd, s->idkey, sizeof(s->idkey));
+    close(fd);
+    if (n != (ssize_t)sizeof(s->idkey)) {
+        return SG_ECORRUPT;
+    }
+    s->have_key = true;
+    return 0;
+}
+
+/* ---- Open and close. ---- */
+
+static int open_dbs(sg_store *s, bool rdonly)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    for (int i = 0; i < DB__COUNT; i++) {
+        unsigned fl = db_dup[i] | (rdonly ? 0 : MDB_CREATE);
+        rc = mdb_dbi_open(txn, db_names[i], fl, &s->dbi[i]);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return rc == MDB_NOTFOUND ? SG_EVERSION : sg__err_mdb(rc);
+        }
+    }
+    /* The schema version guards against reading a future layout. */
+    MDB_val k = {6, "schema"}, v;
+    char ver[16];
+    int vl = snprintf(ver, sizeof(ver), "%d", SG_SCHEMA_VERSION);
+    rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND && !rdonly) {
+        v.mv_size = (size_t)vl;
+        v.mv_data = ver;
+        rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+    } else if (rc == 0 &&
+               (v.mv_size != (size_t)vl || memcmp(v.mv_data, ver, v.mv_size))) {
+        rc = MDB_VERSION_MISMATCH;
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return sg__err_mdb(rc);
+    }
+    return sg__err_mdb(mdb_txn_commit(txn));
+}
+
+int sg_store_open(sg_store **out, const char *dir, unsigned flags)
+{
+    bool rdonly = (flags & SG_STORE_RDONLY) != 0;
+    if (out == NULL || dir == NULL) {
+        return SG_EINVAL;
+    }
+    if (sodium_init() < 0) {
+        return SG_EIO;
+    }
+    if (!rdonly && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        return SG_EIO;
+    }
+    sg_store *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        abort();
+    }
+    size_t mapsize = DEFAULT_MAPSIZE;
+    const char *ms = getenv("SONGGANG_MAPSIZE_GB");
+    if (ms != NULL && atoi(ms) > 0) {
+        mapsize = (size_t)atoi(ms) << 30;
+    }
+    int rc = sg__err_mdb(mdb_env_create(&s->env));
+    if (rc == 0) {
+        mdb_env_set_maxdbs(s->env, 16);
+        mdb_env_set_mapsize(s->env, mapsize);
+        mdb_env_set_maxreaders(s->env, 256);
+        unsigned fl = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
+        rc = sg__err_mdb(mdb_env_open(s->env, dir, fl, 0600));
+    }
+    if (rc == 0) {
+        rc = open_dbs(s, rdonly);
+    }
+    if (rc == 0) {
+        rc = read_or_create_key(s, dir, !rdonly);
+    }
+    if (rc != 0) {
+        sg_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void sg_store_close(sg_store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->env != NULL) {
+        mdb_env_close(s->env);
+    }
+    sodium_memzero(s->idkey, sizeof(s->idkey));
+    free(s);
+}
+
+const uint8_t *sg_store_idkey(const sg_store *s)
+{
+    return s->have_key ? s->idkey : NULL;
+}
+
+/* ---- Transactions. ---- */
+
+int sg_txn_begin(sg_store *s, bool write, sg_txn **out)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    sg_txn *t = malloc(sizeof(*t));
+    if (t == NULL) {
+        abort();
+    }
+    t->s = s;
+    t->txn = txn;
+    t->write = write;
+    *out = t;
+    return 0;
+}
+
+int sg_txn_commit(sg_txn *t)
+{
+    int rc = sg__err_mdb(mdb_txn_commit(t->txn));
+    free(t);
+    return rc;
+}
+
+void sg_txn_abort(sg_txn *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+/* ---- Index entries, derived from one record. ---- */
+
+/* entry_cb receives one (database, key, value) that a record implies. */
+typedef int (*entry_cb)(void *arg, int db, const void *k, size_t kl,
+                        const void *v, size_t vl);
+
+/* post_key fills the 16-byte posting key: two small numbers, the region
+ * prefix zero-padded to 12 bytes, and a skill id (big-endian, so keys of
+ * one prefix sort together). */
+static void post_key(uint8_t key[POST_KEY_LEN], int a, int b,
+                     const char *prefix, int plen, sg_skill skill)
+{
+    memset(key, 0, POST_KEY_LEN);
+    key[0] = (uint8_t)a;
+    key[1] = (uint8_t)b;
+    memcpy(key + 2, prefix, (size_t)plen);
+    key[14] = (uint8_t)(skill >> 8);
+    key[15] = (uint8_t)skill;
+}
+
+/* owner_val writes [len][id], the value of the household and ID indexes. */
+static size_t owner_val(uint8_t *buf, const char *id)
+{
+    size_t n = strlen(id);
+    buf[0] = (uint8_t)n;
+    memcpy(buf + 1, id, n);
+    return n + 1;
+}
+
+static int entries_of_worker(const sg_worker *w, entry_cb cb, void *arg)
+{
+    uint8_t val[SG__VIEW_MAX];
+    size_t vl = owner_val(val, w->id);
+    size_t hl = strlen(w->household);
+    int rc = cb(arg, DB_HH, w->household, hl, val, vl);
+    if (rc == 0 && sg_status_is_employed(w->status)) {
+        rc = cb(arg, DB_HHE, w->household, hl, val, vl);
+    }
+    if (rc == 0 && w->has_idnum) {
+        rc = cb(arg, DB_IDNUM, w->idnum_hash, SG_IDNUM_HASH_LEN, val, vl);
+    }
+    if (rc != 0 || !w->seeking) {
+        return rc;
+    }
+    /* A seeking worker is posted once under "all" (skill 0) and once per
+     * skill, at the prefix its travel willingness compares. */
+    sg__wview view;
+    sg__wview_of(w, &view);
+    vl = sg__wview_pack(&view, val);
+    int plen = sg_travel_prefix_len(w->travel);
+    uint8_t key[POST_KEY_LEN];
+    for (int i = -1; i < (int)w->nskills && rc == 0; i++) {
+        post_key(key, w->labor_class, w->travel, w->region, plen,
+                 i < 0 ? 0 : w->skills[i]);
+        rc = cb(arg, DB_WPOST, key, sizeof(key), val, vl);
+    }
+    return rc;
+}
+
+static const int levels[] = {SG_LEVEL_VILLAGE, SG_LEVEL_TOWNSHIP,
+                             SG_LEVEL_COUNTY,  SG_LEVEL_CITY,
+                             SG_LEVEL_PROVINCE, 0};
+
+static int entries_of_job(const sg_job *j, entry_cb cb, void *arg)
+{
+    if (j->state != SG_JOB_OPEN || j->openings <= 0) {
+        return 0; /* only open jobs with openings are posted */
+    }
+    /* A job is posted under one anchor: its first required skill (or none),
+     * so a worker finds it by probing its own skills and "none". */
+    sg_skill anchor = j->nrequired > 0 ? j->required[0] : 0;
+    sg__jview view;
+    sg__jview_of(j, &view);
+    uint8_t val[SG__VIEW_MAX];
+    size_t vl = sg__jview_pack(&view, val);
+    uint8_t key[POST_KEY_LEN];
+    int rc = 0;
+    for (int c = 0; c < SG_LABOR__COUNT && rc == 0; c++) {
+        if (!(j->labor_classes & (1u << c))) {
+            continue;
+        }
+        for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+            int plen = levels[l];
+            for (size_t i = 0; i < j->nsites && rc == 0; i++) {
+                bool seen = false; /* sites sharing this prefix post once */
+                for (size_t k = 0; k < i && !seen; k++) {
+                    seen = memcmp(j->sites[k].region, j->sites[i].region,
+                                  (size_t)plen) == 0;
+                }
+                if (!seen) {
+                    post_key(key, c, plen, j->sites[i].region, plen, anchor);
+                    rc = cb(arg, DB_JPOST, key, sizeof(key), val, vl);
+                }
+            }
+        }
+    }
+    return rc;
+}
+
+/* ---- Writing. ---- */
+
+static int add_entry(void *arg, int db, const void *k, size_t kl,
+                     const void *v, size_t vl)
+{
+    sg_txn *t = arg;
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    unsigned fl = db_dup[db] ? MDB_NODUPDATA : 0;
+    return sg__err_mdb(mdb_put(t->txn, t->s->dbi[db], &key, &val, fl));
+}
+
+static int del_entry(void *arg, int db, const void *k, size_t kl,
+                     const void *v, size_t vl)
+{
+    sg_txn *t = arg;
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    int rc = mdb_del(t->txn, t->s->dbi[db], &key, db_dup[db] ? &val : NULL);
+    /* A missing entry here means the store was already inconsistent;
+     * removing what is there and rewriting heals it. */
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+static int get_raw(sg_txn *t, int db, const char *id, MDB_val *v)
+{
+    MDB_val k = {strlen(id), (void *)id};
+    return sg__err_mdb(mdb_get(t->txn, t->s->dbi[db], &k, v));
+}
+
+static int put_raw(sg_txn *t, int db, const char *id, const sg_buf *b)
+{
+    MDB_val k = {strlen(id), (void *)id}, v = {b->len, b->data};
+    return sg__err_mdb(mdb_put(t->txn, t->s->dbi[db], &k, &v, 0));
+}
+
+/* nested runs fn inside a child transaction of t, so that a failure leaves
+ * nothing of it behind while t goes on. */
+static int nested(sg_txn *t, int (*fn)(sg_txn *, const void *, sg_error *),
+                  const void *rec, sg_error *e)
+{
+    if (!t->write) {
+        return SG_EINVAL;
+    }
+    MDB_txn *parent = t->txn, *child;
+    int rc = mdb_txn_begin(t->s->env, parent, 0, &child);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    t->txn = child;
+    rc = fn(t, rec, e);
+    t->txn = parent;
+    if (rc != 0) {
+        mdb_txn_abort(child);
+        return rc;
+    }
+    return sg__err_mdb(mdb_txn_commit(child));
+}
+
+static int put_worker(sg_txn *t, const void *rec, sg_error *e)
+{
+    const sg_worker *w = rec;
+    sg_buf b;
+    sg_buf_init(&b);
+    sg_worker_encode(w, &b);
+    MDB_val old;
+    int rc = get_raw(t, DB_WORKERS, w->id, &old);
+    if (rc == 0 && old.mv_size == b.len && !memcmp(old.mv_data, b.data, b.len)) {
+        sg_buf_free(&b); /* unchanged: nothing to write */
+        return 0;
+    }
+    if (rc == 0) {
+        sg_worker ow;
+        rc = sg_worker_decode(old.mv_data, old.mv_size, NULL, &ow, NULL);
+        if (rc == 0) {
+            rc = entries_of_worker(&ow, del_entry, t);
+        } else {
+            rc = SG_ECORRUPT;
+        }
+    } else if (rc == SG_ENOTFOUND) {
+        rc = 0;
+    }
+    if (rc == 0 && w->has_idnum) {
+        MDB_val k = {SG_IDNUM_HASH_LEN, (void *)w->idnum_hash}, v;
+        int g = mdb_get(t->txn, t->s->dbi[DB_IDNUM], &k, &v);
+        if (g == 0) {
+            rc = SG_EEXIST;
+            sg_error_set(e, rc, "id_number",
+                         "already registered to another worker");
+        }
+    }
+    if (rc == 0) {
+        rc = put_raw(t, DB_WORKERS, w->id, &b);
+    }
+    if (rc == 0) {
+        rc = entries_of_worker(w, add_entry, t);
+    }
+    sg_buf_free(&b);
+    return rc;
+}
+
+static int put_job(sg_txn *t, const void *rec, sg_error *e)
+{
+    const sg_job *j = rec;
+    (void)e;
+    sg_buf b;
+    sg_buf_init(&b);
+    sg_job_encode(j, &b);
+    MDB_val old;
+    int rc = get_raw(t, DB_JOBS, j->id, &old);
+    if (rc == 0 && old.mv_size == b.len && !memcmp(old.mv_data, b.data, b.len)) {
+        sg_buf_free(&b);
+        return 0;
+    }
+    if (rc == 0) {
+        sg_job oj;
+        rc = sg_job_decode(old.mv_data, old.mv_size, &oj, NULL);
+        rc = rc == 0 ? entries_of_job(&oj, del_entry, t) : SG_ECORRUPT;
+    } else if (rc == SG_ENOTFOUND) {
+        rc = 0;
+    }
+    if (rc == 0) {
+        rc = put_raw(t, DB_JOBS, j->id, &b);
+    }
+    if (rc == 0) {
+        rc = entries_of_job(j, add_entry, t);
+    }
+    sg_buf_free(&b);
+    return rc;
+}
+
+int sg_txn_put_worker(sg_txn *t, const sg_worker *w, sg_error *e)
+{
+    int rc = sg_worker_validate(w, e);
+    return rc != 0 ? rc : nested(t, put_worker, w, e);
+}
+
+int sg_txn_put_job(sg_txn *t, const sg_job *j, sg_error *e)
+{
+    int rc = sg_job_validate(j, e);
+    return rc != 0 ? rc : nested(t, put_job, j, e);
+}
+
+/* ---- Reading. ---- */
+
+int sg_txn_get_worker(sg_txn *t, const char *id, sg_worker *out)
+{
+    MDB_val v;
+    int rc = get_raw(t, DB_WORKERS, id, &v);
+    if (rc != 0) {
+        return rc;
+    }
+    return sg_worker_decode(v.mv_data, v.mv_size, NULL, out, NULL) == 0
+               ? 0
+               : SG_ECORRUPT;
+}
+
+int sg_txn_get_job(sg_txn *t, const char *id, sg_job *out)
+{
+    MDB_val v;
+    int rc = get_raw(t, DB_JOBS, id, &v);
+    if (rc != 0) {
+        return rc;
+    }
+    return sg_job_decode(v.mv_data, v.mv_size, out, NULL) == 0 ? 0
+                                                               : SG_ECORRUPT;
+}
+
+static int del_worker(sg_txn *t, const void *rec, sg_error *e)
+{
+    (void)e;
+    sg_worker w;
+    int rc = sg_txn_get_worker(t, rec, &w);
+    if (rc == 0) {
+        rc = entries_of_worker(&w, del_entry, t);
+    }
+    if (rc == 0) {
+        MDB_val k = {strlen(w.id), w.id};
+        rc = sg__err_mdb(mdb_del(t->txn, t->s->dbi[DB_WORKERS], &k, NULL));
+    }
+    return rc;
+}
+
+static int del_job(sg_txn *t, const void *rec, sg_error *e)
+{
+    (void)e;
+    sg_job j;
+    int rc = sg_txn_get_job(t, rec, &j);
+    if (rc == 0) {
+        rc = entries_of_job(&j, del_entry, t);
+    }
+    if (rc == 0) {
+        MDB_val k = {strlen(j.id), j.id};
+        rc = sg__err_mdb(mdb_del(t->txn, t->s->dbi[DB_JOBS], &k, NULL));
+    }
+    return rc;
+}
+
+int sg_txn_del_worker(sg_txn *t, const char *id)
+{
+    return nested(t, del_worker, id, NULL);
+}
+
+int sg_txn_del_job(sg_txn *t, const char *id)
+{
+    return nested(t, del_job, id, NULL);
+}
+
+int sg_txn_close_job(sg_txn *t, const char *id)
+{
+    sg_job j;
+    int rc = sg_txn_get_job(t, id, &j);
+    if (rc != 0 || j.state == SG_JOB_CLOSED) {
+        return rc;
+    }
+    j.state = SG_JOB_CLOSED;
+    return sg_txn_put_job(t, &j, NULL);
+}
+
+/* each_record walks a primary database in key order. */
+static int each_record(sg_txn *t, int db,
+                       int (*fn)(void *, const MDB_val *), void *arg)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        ret = fn(arg, &v);
+    }
+    mdb_cursor_close(c);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+typedef struct each_ctx {
+    sg_worker_cb wcb; /* for workers */
+    sg_job_cb jcb;    /* for jobs */
+    void *arg;        /* the caller's */
+} each_ctx;
+
+static int each_worker_fn(void *arg, const MDB_val *v)
+{
+    each_ctx *c = arg;
+    sg_worker w;
+    if (sg_worker_decode(v->mv_data, v->mv_size, NULL, &w, NULL) != 0) {
+        return SG_ECORRUPT;
+    }
+    return c->wcb(c->arg, &w);
+}
+
+static int each_job_fn(void *arg, const MDB_val *v)
+{
+    each_ctx *c = arg;
+    sg_job j;
+    if (sg_job_decode(v->mv_data, v->mv_size, &j, NULL) != 0) {
+        return SG_ECORRUPT;
+    }
+    return c->jcb(c->arg, &j);
+}
+
+int sg_txn_each_worker(sg_txn *t, sg_worker_cb cb, void *arg)
+{
+    each_ctx c = {cb, NULL, arg};
+    return each_record(t, DB_WORKERS, each_worker_fn, &c);
+}
+
+int sg_txn_each_job(sg_txn *t, sg_job_cb cb, void *arg)
+{
+    each_ctx c = {NULL, cb, arg};
+    return each_record(t, DB_JOBS, each_job_fn, &c);
+}
+
+int sg_txn_household_employed(sg_txn *t, const char *hh, int *n)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_HHE], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k = {strlen(hh), (void *)hh}, v;
+    size_t count = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    if (rc == 0) {
+        rc = mdb_cursor_count(c, &count);
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return sg__err_mdb(rc);
+    }
+    *n = count > 2 ? 2 : (int)count;
+    return 0;
+}
+
+int sg_txn_counts(sg_txn *t, size_t *workers, size_t *jobs)
+{
+    MDB_stat st;
+    int rc = mdb_stat(t->txn, t->s->dbi[DB_WORKERS], &st);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    *workers = st.ms_entries;
+    rc = mdb_stat(t->txn, t->s->dbi[DB_JOBS], &st);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    *jobs = st.ms_entries;
+    return 0;
+}
+
+/* ---- Postings. ---- */
+
+static int walk_dups(sg_txn *t, int db, const uint8_t key[POST_KEY_LEN],
+                     sg_posting_cb cb, void *arg)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k = {POST_KEY_LEN, (void *)key}, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+        ret = cb(arg, v.mv_data, v.mv_size);
+    }
+    mdb_cursor_close(c);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
+                        int plen, sg_skill anchor, sg_posting_cb cb,
+                        void *arg)
+{
+    if (plen < 0 || plen > SG_REGION_LEN) {
+        return SG_EINVAL;
+    }
+    uint8_t key[POST_KEY_LEN];
+    post_key(key, labor_class, plen, prefix, plen, anchor);
+    return walk_dups(t, DB_JPOST, key, cb, arg);
+}
+
+int sg_txn_worker_postings(sg_txn *t, int labor_class, int travel,
+                           const char *prefix, sg_skill skill,
+                           sg_posting_cb cb, void *arg)
+{
+    uint8_t key[POST_KEY_LEN];
+    post_key(key, labor_class, travel, prefix, sg_travel_prefix_len(travel),
+             skill);
+    return walk_dups(t, DB_WPOST, key, cb, arg);
+}
+
+int sg_txn_worker_postings_count(sg_txn *t, int labor_class, int travel,
+                                 const char *prefix, sg_skill skill,
+                                 size_t *n)
+{
+    uint8_t key[POST_KEY_LEN];
+    post_key(key, labor_class, travel, prefix, sg_travel_prefix_len(travel),
+             skill);
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_WPOST], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k = {POST_KEY_LEN, key}, v;
+    size_t count = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    if (rc == 0) {
+        rc = mdb_cursor_count(c, &count);
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return sg__err_mdb(rc);
+    }
+    *n = count;
+    return 0;
+}
+
+/* ---- Check: every entry derived from every record exists, and every
+ * entry that exists is derived from the record it names. ---- */
+
+typedef struct check {
+    sg_txn *t;          /* read transaction */
+    sg_check_cb cb;     /* reporter */
+    void *arg;          /* its argument */
+    long problems;      /* found so far */
+    const char *owner;  /* record being checked (forward) */
+    /* backward: the entry sought among its owner's entries */
+    int want_db;        /* database */
+    const MDB_val *wk;  /* key */
+    const MDB_val *wv;  /* value */
+    bool found;         /* seen */
+} check;
+
+static void report(check *c, const char *fmt, const char *a, const char *b)
+{
+    char line[256];
+    snprintf(line, sizeof(line), fmt, a, b);
+    c->problems++;
+    if (c->cb != NULL) {
+        c->cb(c->arg, line);
+    }
+}
+
+static int expect_entry(void *arg, int db, const void *k, size_t kl,
+                        const void *v, size_t vl)
+{
+    check *c = arg;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(c->t->txn, c->t->s->dbi[db], &cur) != 0) {
+        return SG_EIO;
+    }
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    int rc;
+    if (db_dup[db]) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_GET_BOTH);
+    } else {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+        if (rc == 0 && (val.mv_size != vl || memcmp(val.mv_data, v, vl))) {
+            rc = MDB_NOTFOUND;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        report(c, "%s: missing entry for %s", db_names[db], c->owner);
+        return 0;
+    }
+    return sg__err_mdb(rc);
+}
+
+static int match_entry(void *arg, int db, const void *k, size_t kl,
+                       const void *v, size_t vl)
+{
+    check *c = arg;
+    if (db == c->want_db && kl == c->wk->mv_size && vl == c->wv->mv_size &&
+        !memcmp(k, c->wk->mv_data, kl) && !memcmp(v, c->wv->mv_data, vl)) {
+        c->found = true;
+    }
+    return 0;
+}
+
+/* check_backward walks one index and looks each entry up among the
+ * entries of the record its value names. */
+static int check_backward(check *c, int db)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->t->txn, c->t->s->dbi[db], &cur);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = v.mv_data;
+        char id[SG_ID_MAX + 1] = "";
+        if (v.mv_size < 1 || p[0] > SG_ID_MAX || p[0] + 1u > v.mv_size) {
+            report(c, "%s: malformed entry%s", db_names[db], "");
+            continue;
+        }
+        memcpy(id, p + 1, p[0]);
+        id[p[0]] = '\0';
+        c->want_db = db;
+        c->wk = &k;
+        c->wv = &v;
+        c->found = false;
+        int g;
+        if (db == DB_JPOST) {
+            sg_job j;
+            g = sg_txn_get_job(c->t, id, &j);
+            if (g == 0) {
+                entries_of_job(&j, match_entry, c);
+            }
+        } else {
+            sg_worker w;
+            g = sg_txn_get_worker(c->t, id, &w);
+            if (g == 0) {
+                entries_of_worker(&w, match_entry, c);
+            }
+        }
+        if (g == SG_ENOTFOUND) {
+            report(c, "%s: entry for missing record %s", db_names[db], id);
+        } else if (g == 0 && !c->found) {
+            report(c, "%s: stale entry for %s", db_names[db], id);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* check_primary walks one primary database: each record must decode and
+ * be stored under its own id, and each entry it implies must exist. */
+static int check_primary(check *c, int db)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->t->txn, c->t->s->dbi[db], &cur);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char key[SG_ID_MAX + 1] = "";
+        memcpy(key, k.mv_data, k.mv_size < SG_ID_MAX ? k.mv_size : SG_ID_MAX);
+        sg_worker w;
+        sg_job j;
+        const char *id;
+        if (db == DB_WORKERS) {
+            ret = sg_worker_decode(v.mv_data, v.mv_size, NULL, &w, NULL);
+            id = w.id;
+        } else {
+            ret = sg_job_decode(v.mv_data, v.mv_size, &j, NULL);
+            id = j.id;
+        }
+        if (ret != 0) {
+            report(c, "%s: record %s does not decode", db_names[db], key);
+            ret = 0;
+            continue;
+        }
+        if (strlen(id) != k.mv_size || memcmp(id, k.mv_data, k.mv_size)) {
+            report(c, "%s: record stored under another id: %s", db_names[db],
+                   key);
+        }
+        c->owner = id;
+        ret = db == DB_WORKERS ? entries_of_worker(&w, expect_entry, c)
+                               : entries_of_job(&j, expect_entry, c);
+    }
+    mdb_cursor_close(cur);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+int sg_store_check(sg_store *s, sg_check_cb cb, void *arg)
+{
+    sg_txn *t;
+    int rc = sg_txn_begin(s, false, &t);
+    if (rc != 0) {
+        return rc;
+    }
+    check c = {.t = t, .cb = cb, .arg = arg};
+    /* Forward: records decode, and each implies entries that exist. */
+    rc = check_primary(&c, DB_WORKERS);
+    if (rc == 0) {
+        rc = check_primary(&c, DB_JOBS);
+    }
+    /* Backward: every index entry is implied by the record it names. */
+    for (int db = DB_JPOST; db < DB__COUNT && rc == 0; db++) {
+        rc = check_backward(&c, db);
+    }
+    sg_txn_abort(t);
+    if (rc != 0) {
+        return rc;
+    }
+    return c.problems > INT_MAX ? INT_MAX : (int)c.problems;
+}
