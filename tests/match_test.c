@@ -818,6 +818,19 @@ static void test_weights_file(void **state)
     tu_rmrf(dir);
 }
 
+/* The shipped data/weights.conf documents the defaults: it must set every
+ * weight, to exactly the built-in value. */
+static void test_shipped_weights_are_the_defaults(void **state)
+{
+    (void)state;
+    sg_weights def, file;
+    sg_weights_default(&def);
+    memset(&file, 0xff, sizeof(file)); /* anything the file leaves unset */
+    sg_error e;
+    assert_int_equal(sg_weights_load(&file, "data/weights.conf", &e), 0);
+    assert_memory_equal(&def, &file, sizeof(def));
+}
+
 int main(void)
 {
     assert_int_equal(sg_date_parse("2026-11-01", 10, &base_day), 0);
@@ -828,6 +841,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_candidates_look_only_at_candidates,
                                         setup, teardown),
         cmocka_unit_test(test_weights_file),
+        cmocka_unit_test(test_shipped_weights_are_the_defaults),
         cmocka_unit_test(test_randomized_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
