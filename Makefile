@@ -73,7 +73,12 @@ test: deps
 run: all
 	@sh tools/run-demo.sh $(B)/songgang
 
-bench: all
+$(B)/bench/%: bench/%.c $(B)/libsonggang.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) $< $(B)/libsonggang.a $(LDLIBS) -o $@
+
+# bench is not part of test: it takes minutes and measures, never asserts.
+bench: all $(B)/bench/match_bench
 	@sh bench/run.sh $(B)/songgang
 
 clean:

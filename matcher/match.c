@@ -180,10 +180,14 @@ static bool date_le(int32_t a, int32_t b) /* NONE-aware a <= b */
 }
 
 /* score_pair applies every hard filter to (w, j) and, when the pair is
- * eligible, fills m (id left to the caller) and returns true.  zero is
- * whether w's household has nobody employed. */
+ * eligible and could enter the top K, fills m (id left to the caller) and
+ * returns true.  zero is whether w's household has nobody employed.  kth
+ * is the K-th best so far (NULL while fewer than K are kept): a pair whose
+ * best possible score is below it is dropped before any distance is
+ * computed, which changes nothing in the result. */
 static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
-                       int32_t as_of, const sg_weights *wt, sg_match *m)
+                       int32_t as_of, const sg_weights *wt,
+                       const sg_match *kth, sg_match *m)
 {
     /* Hard filters. */
     if (!(j->classes & (1u << w->labor_class))) {
@@ -199,19 +203,65 @@ static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
     if (!sg__skills_subset(j->req, j->nreq, w->skills, w->nskills)) {
         return false;
     }
+    /* The parts that do not depend on the site. */
+    int32_t parts[SG_PART__COUNT] = {0};
+    size_t matched = sg__skills_overlap(j->pref, j->npref, w->skills,
+                                        w->nskills);
+    parts[SG_PART_SKILL] =
+        (int32_t)(wt->skill * (1 + (int64_t)matched) / (1 + j->npref));
+    int64_t exp = w->expected_wage;
+    if (exp <= 0) {
+        parts[SG_PART_WAGE] = wt->wage;
+    } else {
+        int64_t x = 10 * (int64_t)j->wage_max - 6 * exp;
+        x = x < 0 ? 0 : x > 6 * exp ? 6 * exp : x;
+        parts[SG_PART_WAGE] = (int32_t)(wt->wage * x / (6 * exp));
+    }
+    parts[SG_PART_CHANNEL] =
+        wt->channel * wt->fit[w->labor_class][j->source] / 100;
+    parts[SG_PART_PRIORITY] =
+        (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
+                                                                : 0) +
+        (zero ? wt->zero_household : 0);
+    int age = as_of - j->posted_date;
+    age = age < 0 ? 0 : age;
+    parts[SG_PART_FRESHNESS] =
+        age >= wt->fresh_days
+            ? 0
+            : wt->fresh * (wt->fresh_days - age) / wt->fresh_days;
+    int32_t base = 0;
+    for (int p = 0; p < SG_PART__COUNT; p++) {
+        base += parts[p];
+    }
+    /* The tier of each site, and the best the pair could score. */
+    int tiers[SG_SITES_MAX];
+    int32_t bound = -1;
+    for (int i = 0; i < j->nsites; i++) {
+        tiers[i] = sg_region_tier(w->region, j->site[i]);
+        if (tiers[i] <= w->travel) {
+            int32_t b = base + wt->tier[tiers[i]] +
+                        (w->geo.has && j->site_geo[i].has ? wt->km : 0);
+            bound = b > bound ? b : bound;
+        }
+    }
+    if (bound < 0) {
+        return false; /* no site within the worker's travel */
+    }
+    if (kth != NULL && bound < kth->score) {
+        return false; /* cannot enter the top K */
+    }
     /* The nearest eligible site: most proximity points, then the lower
      * tier, then the lower region code. */
     int best = -1, best_pts = -1, best_tier = 0;
     double best_km = 0;
     for (int i = 0; i < j->nsites; i++) {
-        int tier = sg_region_tier(w->region, j->site[i]);
+        int tier = tiers[i];
         if (tier > w->travel) {
             continue;
         }
         int pts = wt->tier[tier];
         double km = 0;
-        bool has_km = w->geo.has && j->site_geo[i].has;
-        if (has_km) {
+        if (w->geo.has && j->site_geo[i].has) {
             km = sg__km(w->geo, j->site_geo[i]);
             double f = 1.0 - km / wt->km_range;
             pts += (int)floor(wt->km * (f > 0 ? f : 0));
@@ -226,39 +276,10 @@ static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
             best_km = km;
         }
     }
-    if (best < 0) {
-        return false; /* no site within the worker's travel */
-    }
-    /* Score parts. */
     memset(m, 0, sizeof(*m));
-    size_t matched = sg__skills_overlap(j->pref, j->npref, w->skills,
-                                        w->nskills);
-    m->parts[SG_PART_SKILL] =
-        (int32_t)(wt->skill * (1 + (int64_t)matched) / (1 + j->npref));
+    memcpy(m->parts, parts, sizeof(parts));
     m->parts[SG_PART_PROXIMITY] = best_pts;
-    int64_t exp = w->expected_wage;
-    if (exp <= 0) {
-        m->parts[SG_PART_WAGE] = wt->wage;
-    } else {
-        int64_t x = 10 * (int64_t)j->wage_max - 6 * exp;
-        x = x < 0 ? 0 : x > 6 * exp ? 6 * exp : x;
-        m->parts[SG_PART_WAGE] = (int32_t)(wt->wage * x / (6 * exp));
-    }
-    m->parts[SG_PART_CHANNEL] =
-        wt->channel * wt->fit[w->labor_class][j->source] / 100;
-    m->parts[SG_PART_PRIORITY] =
-        (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
-                                                                : 0) +
-        (zero ? wt->zero_household : 0);
-    int age = as_of - j->posted_date;
-    age = age < 0 ? 0 : age;
-    m->parts[SG_PART_FRESHNESS] =
-        age >= wt->fresh_days
-            ? 0
-            : wt->fresh * (wt->fresh_days - age) / wt->fresh_days;
-    for (int p = 0; p < SG_PART__COUNT; p++) {
-        m->score += m->parts[p];
-    }
+    m->score = base + best_pts;
     m->tier = (uint8_t)best_tier;
     memcpy(m->site, j->site[best], sizeof(m->site));
     m->has_km = w->geo.has && j->site_geo[best].has;
@@ -306,6 +327,12 @@ static void heap_down(topk *t, size_t i)
 static bool topk_admit(const topk *t, const sg_match *m)
 {
     return t->n < t->k || better(m, &t->h[0].m);
+}
+
+/* topk_floor returns the K-th best kept, or NULL while there are fewer. */
+static const sg_match *topk_floor(const topk *t)
+{
+    return t->n < t->k ? NULL : &t->h[0].m;
 }
 
 static void topk_push(topk *t, const cand *c)
@@ -478,7 +505,8 @@ static int on_job_posting(void *arg, const uint8_t *p, size_t n)
         return SG_ECORRUPT;
     }
     q->top.looked++;
-    if (score_pair(&q->w, &c.v.j, q->zero, q->as_of, q->wt, &c.m)) {
+    if (score_pair(&q->w, &c.v.j, q->zero, q->as_of, q->wt, topk_floor(&q->top),
+                   &c.m)) {
         memcpy(c.m.id, c.v.j.id, sizeof(c.m.id));
         if (topk_admit(&q->top, &c.m)) {
             topk_push(&q->top, &c);
@@ -515,9 +543,9 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
     query q;
     query_init(&q, t, o, defaults());
     sg__wview_of(&rec, &q.w);
-    int employed = 0;
+    bool employed = false;
     rc = sg_txn_household_employed(t, rec.household, &employed);
-    q.zero = employed == 0;
+    q.zero = !employed;
     /* Probe "no required skill" and each held skill, at the prefix the
      * worker's travel willingness reaches. */
     int plen = sg_travel_prefix_len(rec.travel);
@@ -543,13 +571,14 @@ static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
         return SG_ECORRUPT;
     }
     q->top.looked++;
-    int employed = 0;
+    bool employed = false;
     int rc = sg_txn_household_employed(q->t, c.v.w.household, &employed);
     if (rc != 0) {
         return rc;
     }
-    c.zero = employed == 0;
-    if (score_pair(&c.v.w, &q->j, c.zero, q->as_of, q->wt, &c.m)) {
+    c.zero = !employed;
+    if (score_pair(&c.v.w, &q->j, c.zero, q->as_of, q->wt, topk_floor(&q->top),
+                   &c.m)) {
         memcpy(c.m.id, c.v.w.id, sizeof(c.m.id));
         if (topk_admit(&q->top, &c.m)) {
             topk_push(&q->top, &c);

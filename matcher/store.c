@@ -640,24 +640,16 @@ int sg_txn_each_job(sg_txn *t, sg_job_cb cb, void *arg)
     return each_record(t, DB_JOBS, each_job_fn, &c);
 }
 
-int sg_txn_household_employed(sg_txn *t, const char *hh, int *n)
+int sg_txn_household_employed(sg_txn *t, const char *hh, bool *any)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_HHE], &c);
-    if (rc != 0) {
-        return sg__err_mdb(rc);
-    }
+    /* mdb_get on a DUPSORT database finds the first member, if any: no
+     * cursor needed on this per-candidate path. */
     MDB_val k = {strlen(hh), (void *)hh}, v;
-    size_t count = 0;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
-    if (rc == 0) {
-        rc = mdb_cursor_count(c, &count);
-    }
-    mdb_cursor_close(c);
+    int rc = mdb_get(t->txn, t->s->dbi[DB_HHE], &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return sg__err_mdb(rc);
     }
-    *n = count > 2 ? 2 : (int)count;
+    *any = rc == 0;
     return 0;
 }
 

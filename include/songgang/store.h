@@ -67,9 +67,9 @@ typedef int (*sg_job_cb)(void *arg, const sg_job *j);
 int sg_txn_each_worker(sg_txn *t, sg_worker_cb cb, void *arg);
 int sg_txn_each_job(sg_txn *t, sg_job_cb cb, void *arg);
 
-/* sg_txn_household_employed sets *n to how many members of household hh
- * hold an employed status (sg_status_is_employed), capped at 2. */
-int sg_txn_household_employed(sg_txn *t, const char *hh, int *n);
+/* sg_txn_household_employed sets *any to whether some member of household
+ * hh holds an employed status (sg_status_is_employed). */
+int sg_txn_household_employed(sg_txn *t, const char *hh, bool *any);
 
 /* sg_store_counts gives the number of workers and jobs. */
 int sg_txn_counts(sg_txn *t, size_t *workers, size_t *jobs);

@@ -1,0 +1,145 @@
+/* bench/match_bench.c -- time per ranked query on a loaded data directory.
+ * Picks Q random workers and Q random open jobs (fixed seed), runs
+ * worker -> top 20 jobs and job -> top 50 workers in one read transaction
+ * each, and prints p50 / p99 / mean latency, queries per second and the
+ * candidates each query looked at.  Not a test: it asserts nothing about
+ * time.  Usage: match_bench DIR [QUERIES] [AS_OF] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "songgang/match.h"
+#include "songgang/store.h"
+
+typedef struct ids {
+    char (*id)[SG_ID_MAX + 1]; /* ids */
+    size_t n;                  /* used */
+    size_t cap;                /* allocated */
+} ids;
+
+static void ids_add(ids *v, const char *id)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 1024;
+        v->id = realloc(v->id, v->cap * sizeof(*v->id));
+        if (v->id == NULL) {
+            abort();
+        }
+    }
+    snprintf(v->id[v->n++], SG_ID_MAX + 1, "%s", id);
+}
+
+static int add_worker(void *arg, const sg_worker *w)
+{
+    if (w->seeking) {
+        ids_add(arg, w->id);
+    }
+    return 0;
+}
+
+static int add_job(void *arg, const sg_job *j)
+{
+    if (j->state == SG_JOB_OPEN && j->openings > 0) {
+        ids_add(arg, j->id);
+    }
+    return 0;
+}
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t rng = 42;
+static size_t pick(size_t n)
+{
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (size_t)((rng >> 33) % n);
+}
+
+static void run(sg_store *s, const ids *v, bool workers, int q, int32_t as_of,
+                const char *label)
+{
+    double *lat = malloc((size_t)q * sizeof(double));
+    sg_match_opts o = {.as_of = as_of, .limit = workers ? 20 : 50};
+    size_t looked = 0, results = 0;
+    double t0 = now_us();
+    for (int i = 0; i < q; i++) {
+        const char *id = v->id[pick(v->n)];
+        sg_txn *t;
+        sg_match_list l = {0};
+        double a = now_us();
+        if (sg_txn_begin(s, false, &t) != 0) {
+            abort();
+        }
+        int rc = workers ? sg_match_worker(t, id, &o, &l)
+                         : sg_match_job(t, id, &o, &l);
+        sg_txn_abort(t);
+        lat[i] = now_us() - a;
+        if (rc != 0) {
+            fprintf(stderr, "query %s: %s\n", id, sg_strerror(rc));
+            exit(1);
+        }
+        looked += l.looked_at;
+        results += l.n;
+        sg_match_list_free(&l);
+    }
+    double total = now_us() - t0;
+    qsort(lat, (size_t)q, sizeof(double), cmp_d);
+    printf("| %s | %d | %.1f | %.1f | %.1f | %.0f | %.0f | %.1f |\n", label, q,
+           lat[q / 2], lat[(size_t)(q * 0.99)], total / q, q / (total / 1e6),
+           (double)looked / q, (double)results / q);
+    free(lat);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: match_bench DIR [QUERIES] [AS_OF]\n");
+        return 2;
+    }
+    int q = argc > 2 ? atoi(argv[2]) : 10000;
+    int32_t as_of;
+    if (sg_date_parse(argc > 3 ? argv[3] : "2026-12-01", 10, &as_of) != 0 ||
+        q <= 0) {
+        fprintf(stderr, "match_bench: bad arguments\n");
+        return 2;
+    }
+    sg_store *s;
+    if (sg_store_open(&s, argv[1], SG_STORE_RDONLY) != 0) {
+        fprintf(stderr, "match_bench: cannot open %s\n", argv[1]);
+        return 1;
+    }
+    ids w = {0}, j = {0};
+    sg_txn *t;
+    size_t nw, nj;
+    sg_txn_begin(s, false, &t);
+    sg_txn_counts(t, &nw, &nj);
+    sg_txn_each_worker(t, add_worker, &w);
+    sg_txn_each_job(t, add_job, &j);
+    sg_txn_abort(t);
+    if (w.n == 0 || j.n == 0) {
+        fprintf(stderr, "match_bench: no seeking workers or open jobs\n");
+        return 1;
+    }
+    printf("store: %zu workers (%zu seeking), %zu jobs (%zu open)\n\n", nw,
+           w.n, nj, j.n);
+    printf("| query | n | p50 µs | p99 µs | mean µs | queries/s | "
+           "candidates looked at | results |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    run(s, &w, true, q, as_of, "worker -> top 20 jobs");
+    run(s, &j, false, q, as_of, "job -> top 50 workers");
+    free(w.id);
+    free(j.id);
+    sg_store_close(s);
+    return 0;
+}
