@@ -1,0 +1,62 @@
+/* proto/internal.h -- private declarations shared by the proto/ files.
+ * Civil-date arithmetic, the string checks that both validation and the
+ * decoders use, and the msgpack decoders without their input size limit
+ * (the JSON decoder has its own, larger one).  Any thread may call these:
+ * nothing here keeps state. */
+#ifndef SG_PROTO_INTERNAL_H
+#define SG_PROTO_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "songgang/proto.h"
+
+/* Dates are supported for years 1900..2199 only: a 4-digit year, and a
+ * range wide enough for birth dates and contract ends. */
+#define SG__YEAR_MIN 1900
+#define SG__YEAR_MAX 2199
+#define SG__DATE_MIN (-25567) /* 1900-01-01 in days since 1970-01-01 */
+#define SG__DATE_MAX 84005    /* 2199-12-31 */
+
+/* sg__days_from_civil returns the days since 1970-01-01 of y-m-d (any
+ * proleptic Gregorian date); sg__civil_from_days is its inverse. */
+int64_t sg__days_from_civil(int64_t y, unsigned m, unsigned d);
+void sg__civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+/* sg__days_in_month returns 28..31 for month m (1..12) of year y. */
+unsigned sg__days_in_month(int64_t y, unsigned m);
+/* sg__date_ok tells whether days is a supported date (not SG_DATE_NONE). */
+bool sg__date_ok(int32_t days);
+
+/* sg__id_ok tells whether s[0..len) is 1-32 of [A-Za-z0-9_-]. */
+bool sg__id_ok(const char *s, size_t len);
+/* sg__text_check checks that s[0..len) is valid UTF-8 without control
+ * characters (C0, DEL, C1, NUL); returns NULL or a static reason. */
+const char *sg__text_check(const char *s, size_t len);
+/* sg__utf8_ok tells whether s[0..len) is valid (shortest-form) UTF-8. */
+bool sg__utf8_ok(const char *s, size_t len);
+/* sg__phone_ok tells whether s[0..len) is 5-20 of digits, '+', '-', ' '. */
+bool sg__phone_ok(const char *s, size_t len);
+/* sg__masked_ok tells whether s[0..len) matches [0-9]{6}\*{8}[0-9]{3}[0-9X]. */
+bool sg__masked_ok(const char *s, size_t len);
+/* sg__hex_parse reads 2n lowercase hex digits into out[n]; false if bad. */
+bool sg__hex_parse(const char *s, size_t len, uint8_t *out, size_t n);
+/* sg__quote writes s[0..len) into out[cap] for an error message: invalid
+ * UTF-8 and control bytes become '?', and a long text is cut with "...". */
+void sg__quote(const char *s, size_t len, char *out, size_t cap);
+
+/* sg__worker_check / sg__job_check are sg_worker_validate and
+ * sg_job_validate; regions false skips sg_region_check, for the decoders,
+ * which have checked every region code already. */
+int sg__worker_check(const sg_worker *w, bool regions, sg_error *e);
+int sg__job_check(const sg_job *j, bool regions, sg_error *e);
+
+/* sg__worker_decode_mp / sg__job_decode_mp are the strict msgpack decoders
+ * without the SG_RECORD_MAX limit on len (callers bound it); same contract
+ * as sg_worker_decode / sg_job_decode otherwise. */
+int sg__worker_decode_mp(const uint8_t *p, size_t len, const uint8_t *idkey,
+                         sg_worker *out, sg_error *e);
+int sg__job_decode_mp(const uint8_t *p, size_t len, sg_job *out,
+                      sg_error *e);
+
+#endif /* SG_PROTO_INTERNAL_H */
