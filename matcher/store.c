@@ -248,6 +248,32 @@ int sg_txn_begin(sg_store *s, bool write, sg_txn **out)
     return 0;
 }
 
+int sg_txn_begin_nested(sg_txn *parent, sg_txn **out)
+{
+    if (!parent->write) {
+        return SG_EINVAL;
+    }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(parent->s->env, parent->txn, 0, &txn);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    sg_txn *t = malloc(sizeof(*t));
+    if (t == NULL) {
+        abort();
+    }
+    t->s = parent->s;
+    t->txn = txn;
+    t->write = true;
+    *out = t;
+    return 0;
+}
+
+sg_store *sg_txn_store(sg_txn *t)
+{
+    return t->s;
+}
+
 int sg_txn_commit(sg_txn *t)
 {
     int rc = sg__err_mdb(mdb_txn_commit(t->txn));

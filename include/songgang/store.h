@@ -34,6 +34,12 @@ const uint8_t *sg_store_idkey(const sg_store *s);
  * time (a second writer waits).  *out is returned owned: end it with
  * sg_txn_commit or sg_txn_abort. */
 int sg_txn_begin(sg_store *s, bool write, sg_txn **out);
+/* sg_txn_begin_nested starts a child of write transaction parent: its
+ * writes join parent's on sg_txn_commit, or vanish on sg_txn_abort.  The
+ * parent must not be used until the child ends. */
+int sg_txn_begin_nested(sg_txn *parent, sg_txn **out);
+/* sg_txn_store returns the store t belongs to (borrowed). */
+sg_store *sg_txn_store(sg_txn *t);
 /* sg_txn_commit commits (durably, for a write) and frees t in every case. */
 int sg_txn_commit(sg_txn *t);
 /* sg_txn_abort discards t's writes and frees it; NULL is a no-op. */
