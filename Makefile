@@ -3,8 +3,12 @@
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 BASEFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-            -Wall -Wextra -Werror -Iinclude -Ibuild/gen -MMD -MP
-LDLIBS  = -llmdb -lmsgpackc -ljansson -lsodium -lm -lpthread
+            -Wall -Wextra -Werror -Iinclude -Ibuild/gen -I$(LLHTTP_INC) -MMD -MP
+LDLIBS  = -lnng -luv -llmdb -lmsgpackc -ljansson -lsodium -lm -lpthread
+# llhttp is compiled from the C sources Debian's node-llhttp package
+# installs (never copied into this repository).
+LLHTTP_DIR = /usr/share/llhttp
+LLHTTP_INC = /usr/share/include/llhttp
 TEST_LDLIBS = -lcmocka
 SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all \
           -fno-omit-frame-pointer
@@ -14,14 +18,21 @@ B       ?= build
 EXTRA   ?=
 ALLFLAGS = $(BASEFLAGS) $(CFLAGS) $(EXTRA)
 
+MAINS       = matcher/cli.c matcher/matcherd.c gateway/main.c
 PROTO_SRC   = $(wildcard proto/*.c)
-MATCHER_SRC = $(filter-out matcher/cli.c,$(wildcard matcher/*.c))
+MATCHER_SRC = $(filter-out $(MAINS),$(wildcard matcher/*.c))
+GATEWAY_SRC = $(filter-out $(MAINS),$(wildcard gateway/*.c))
+LLHTTP_OBJ  = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 LIB_OBJ     = $(PROTO_SRC:%.c=$(B)/%.o) $(MATCHER_SRC:%.c=$(B)/%.o) \
+              $(GATEWAY_SRC:%.c=$(B)/%.o) $(LLHTTP_OBJ) \
               $(B)/gen/skills_data.o $(B)/gen/regions_data.o
+BINS        = $(B)/songgang \
+              $(if $(wildcard matcher/matcherd.c),$(B)/songgang-matcher) \
+              $(if $(wildcard gateway/main.c),$(B)/songgang-gateway)
 TESTS       = $(patsubst tests/%_test.c,$(B)/tests/%_test,$(wildcard tests/*_test.c))
 
 .PHONY: all deps test unit e2e asan run bench clean
-all: deps $(B)/songgang $(TESTS)
+all: deps $(BINS) $(TESTS)
 
 # deps checks the Debian packages; as root on a fresh machine it installs
 # them, otherwise it names the ones missing.
@@ -45,10 +56,19 @@ $(B)/gen/regions_data.c: data/regions.tsv $(B)/tools/embed
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(ALLFLAGS) -c $< -o $@
 
+# llhttp's generated C is built with its own, laxer warning flags.
+$(B)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g $(EXTRA) -I$(LLHTTP_INC) -w -c $< -o $@
+
 $(B)/libsonggang.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/songgang: $(B)/matcher/cli.o $(B)/libsonggang.a
+	$(CC) $(ALLFLAGS) $^ $(LDLIBS) -o $@
+$(B)/songgang-matcher: $(B)/matcher/matcherd.o $(B)/libsonggang.a
+	$(CC) $(ALLFLAGS) $^ $(LDLIBS) -o $@
+$(B)/songgang-gateway: $(B)/gateway/main.o $(B)/libsonggang.a
 	$(CC) $(ALLFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/%_test: tests/%_test.c $(B)/libsonggang.a
