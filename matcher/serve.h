@@ -1,0 +1,20 @@
+/* matcher/serve.h -- `songgang serve`, called by the CLI (matcher/cli.c). */
+#ifndef SG_SERVE_H
+#define SG_SERVE_H
+
+#include "songgang/match.h"
+
+typedef struct sg_serve_opts {
+    const char *db;          /* data directory */
+    const char *http;        /* HOST:PORT */
+    int push_top;            /* candidates pushed per job (0 = default) */
+    const sg_weights *weights; /* borrowed; NULL = defaults */
+    int rate_per_s;          /* per-credential rate (0 = default) */
+    int quiet;               /* no access log */
+} sg_serve_opts;
+
+/* sg__serve runs the matcher and the gateway in this process until
+ * SIGTERM/SIGINT; returns the process exit code (0 after a clean stop). */
+int sg__serve(const sg_serve_opts *so);
+
+#endif /* SG_SERVE_H */
