@@ -98,7 +98,7 @@ $(B)/bench/%: bench/%.c $(B)/libsonggang.a
 	$(CC) $(ALLFLAGS) $< $(B)/libsonggang.a $(LDLIBS) -o $@
 
 # bench is not part of test: it takes minutes and measures, never asserts.
-bench: all $(B)/bench/match_bench $(B)/bench/nng_bench
+bench: all $(B)/bench/match_bench $(B)/bench/nng_hop
 	@sh bench/run.sh $(B)/songgang
 	@sh bench/http_bench.sh $(B)
 

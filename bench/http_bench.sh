@@ -4,7 +4,7 @@
 # `GET /v1/workers/{id}/matches` on the embedded `songgang serve`, against
 # nginx serving a static file of the same size, and against the split mode
 # (songgang-matcher + songgang-gateway over tcp://127.0.0.1).  Also the NNG
-# hop alone (bench/nng_bench).  Loopback only; every process it starts it
+# hop alone (bench/nng_hop).  Loopback only; every process it starts it
 # stops by PID.  Needs wrk and nginx (Debian packages; installed as root).
 # Usage: sh bench/http_bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]
 set -e
@@ -112,9 +112,9 @@ PIDS=""
     e=$(cat "$W/rps.embedded"); n=$(cat "$W/rps.nginx"); s=$(cat "$W/rps.split")
     echo "embedded / nginx = $(echo "scale=3; $e / $n" | bc); split / nginx = $(echo "scale=3; $s / $n" | bc)"
     echo
-    if [ -x "$B/bench/nng_bench" ]; then
-        echo "## The NNG hop alone (200-byte request, 3 KB reply, tcp://127.0.0.1)"
+    if [ -x "$B/bench/nng_hop" ]; then
+        echo "## The NNG hop alone (bench/nng_hop.c)"
         echo
-        "$B/bench/nng_bench"
+        "$B/bench/nng_hop"
     fi
 } | tee "$OUT"

@@ -1,10 +1,11 @@
 /* matcher/cli.c -- the `songgang` command: import, export, get, close-job,
- * delete, check, match, candidates, gen.  Each command opens the data
+ * delete, check, match, candidates, gen, key.  Each command opens the data
  * directory, does one thing and exits: 0 on success, 1 when the command ran
  * but something was rejected or not found, 2 on a usage error.
  * Single-threaded. */
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "gen.h"
+#include "internal.h"
+#include "songgang/auth.h"
 #include "songgang/match.h"
 #include "songgang/proto.h"
 #include "songgang/store.h"
@@ -34,7 +37,13 @@ static const char usage_text[] =
     "[--weights FILE]\n"
     "  candidates --db DIR --job ID [--limit N] [--as-of YYYY-MM-DD] "
     "[--weights FILE]\n"
-    "  gen --county CODE --workers N --jobs M --seed S [--counties K]\n";
+    "  gen --county CODE --workers N --jobs M --seed S [--counties K]\n"
+    "  key create --db DIR --role ROLE [--scope PREFIX] [--employer ID]\n"
+    "             [--worker ID] [--ttl DAYS]   print a new API key (or, for\n"
+    "                                     --role worker, a worker token)\n"
+    "  key revoke --db DIR ID             revoke a key or a token\n"
+    "  key list --db DIR                  ids, roles, scopes, expiry; never "
+    "keys\n";
 
 /* opts holds every option any command takes; each command checks its own. */
 typedef struct opts {
@@ -43,6 +52,10 @@ typedef struct opts {
     const char *job;      /* --job */
     const char *weights;  /* --weights */
     const char *county;   /* --county */
+    const char *role;     /* --role */
+    const char *scope;    /* --scope */
+    const char *employer; /* --employer */
+    long ttl;             /* --ttl (days), -1 when not given */
     long limit;           /* --limit */
     long workers;         /* --workers */
     long jobs;            /* --jobs */
@@ -96,6 +109,7 @@ static int parse_opts(int argc, char **argv, opts *o)
     o->limit = 20;
     o->as_of = SG_DATE_NONE;
     o->counties = 1;
+    o->ttl = -1;
     o->files = calloc((size_t)argc, sizeof(char *));
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -119,6 +133,16 @@ static int parse_opts(int argc, char **argv, opts *o)
             o->weights = v;
         } else if (strcmp(a, "--county") == 0) {
             o->county = v;
+        } else if (strcmp(a, "--role") == 0) {
+            o->role = v;
+        } else if (strcmp(a, "--scope") == 0) {
+            o->scope = v;
+        } else if (strcmp(a, "--employer") == 0) {
+            o->employer = v;
+        } else if (strcmp(a, "--ttl") == 0) {
+            if (!parse_long(v, 0, 36500, &o->ttl)) {
+                return usage("--ttl must be 0..36500 days");
+            }
         } else if (strcmp(a, "--limit") == 0) {
             if (!parse_long(v, 1, SG_MATCH_LIMIT_MAX, &o->limit)) {
                 return usage("--limit must be 1..%d", SG_MATCH_LIMIT_MAX);
@@ -451,6 +475,24 @@ static int cmd_get(const opts *o)
     return rc == 0 ? 0 : fail("get failed: %s", sg_strerror(rc));
 }
 
+/* take_back closes job id in t and sends `removed` to the workers it was
+ * pushed to, as the API's DELETE does (push.c), so that a job closed or
+ * deleted here leaves no stale match on a phone.  The service rings no
+ * doorbell for these events: gateways see them at the next one. */
+static int take_back(sg_txn *t, const char *id)
+{
+    sg_job old, closed;
+    int rc = sg_txn_get_job(t, id, &old);
+    if (rc != 0) {
+        return rc;
+    }
+    closed = old;
+    closed.state = SG_JOB_CLOSED;
+    sg__push p = {.t = t, .top = 1, .as_of = sg_today()};
+    rc = sg_txn_put_job(t, &closed, NULL);
+    return rc != 0 ? rc : sg__push_job(&p, &old, &closed);
+}
+
 /* write_one runs one write (close-job or delete) durably. */
 static int write_one(const opts *o, bool is_delete)
 {
@@ -465,10 +507,10 @@ static int write_one(const opts *o, bool is_delete)
     }
     if ((rc = sg_txn_begin(s, true, &t)) == 0) {
         if (!is_delete) {
-            rc = sg_txn_close_job(t, o->job);
+            rc = take_back(t, o->job);
         } else if (o->worker != NULL) {
             rc = sg_txn_del_worker(t, o->worker);
-        } else {
+        } else if ((rc = take_back(t, o->job)) == 0) {
             rc = sg_txn_del_job(t, o->job);
         }
         if (rc == 0) {
@@ -610,12 +652,177 @@ static int cmd_gen(const opts *o)
     return fflush(stdout) == 0 ? 0 : fail("gen: write failed");
 }
 
+/* ---- key ---- */
+
+/* key_create prints a new API key, or for --role worker a signed worker
+ * token for an existing worker: alone on stdout, so that a script can
+ * capture it.  It is shown this once; only its hash (or, for a token,
+ * its id) is kept. */
+static int key_create(const opts *o)
+{
+    int role = o->role != NULL ? sg_role_parse(o->role) : -1;
+    if (role < 0) {
+        return usage("key create needs --role admin|officer|employer|worker");
+    }
+    bool token = role == SG_ROLE_WORKER;
+    if (token && (o->worker == NULL || o->scope || o->employer)) {
+        return usage("--role worker needs --worker ID and takes no --scope "
+                     "or --employer");
+    }
+    if (!token && o->worker != NULL) {
+        return usage("--worker goes with --role worker only");
+    }
+    sg_store *s;
+    sg_txn *t;
+    int rc = open_store(o, true, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    int64_t now = (int64_t)time(NULL);
+    long ttl = o->ttl >= 0 ? o->ttl : token ? SG_TOKEN_TTL_DAYS : -1;
+    int64_t expires = ttl >= 0 ? now + (int64_t)ttl * 86400 : 0;
+    char out[SG_TOKEN_MAX + 1] = "", id[SG_CRED_ID_LEN + 1];
+    sg_error e;
+    sg_error_clear(&e);
+    if ((rc = sg_txn_begin(s, true, &t)) == 0) {
+        sg_worker w;
+        if (token) {
+            sg_auth a;
+            sg_auth_init(&a, s);
+            rc = sg_txn_get_worker(t, o->worker, &w);
+            if (rc == 0) {
+                rc = sg_auth_token_issue(&a, t, o->worker, expires, out, id,
+                                         &e);
+            }
+            sg_auth_fini(&a);
+        } else {
+            sg_cred tmpl;
+            memset(&tmpl, 0, sizeof(tmpl));
+            tmpl.role = (uint8_t)role;
+            tmpl.expires = expires;
+            snprintf(tmpl.scope, sizeof(tmpl.scope), "%s",
+                     o->scope ? o->scope : "");
+            snprintf(tmpl.employer, sizeof(tmpl.employer), "%s",
+                     o->employer ? o->employer : "");
+            if ((o->scope && strlen(o->scope) > SG_REGION_LEN) ||
+                (o->employer && strlen(o->employer) > SG_ID_MAX)) {
+                rc = sg_error_set(&e, SG_EINVAL,
+                                  o->employer ? "employer" : "scope",
+                                  "too long");
+            } else {
+                rc = sg_auth_key_create(t, &tmpl, out, id, &e);
+            }
+        }
+        rc = rc == 0 ? sg_txn_commit(t) : (sg_txn_abort(t), rc);
+    }
+    sg_store_close(s);
+    if (rc == SG_ENOTFOUND) {
+        return fail("no worker with id %s", o->worker);
+    }
+    if (rc == SG_EINVAL) {
+        return fail("--%s: %s", e.field, e.reason);
+    }
+    if (rc != 0) {
+        return fail("key create failed: %s", sg_strerror(rc));
+    }
+    puts(out);
+    sodium_memzero(out, sizeof(out));
+    return 0;
+}
+
+static int key_revoke(const opts *o)
+{
+    if (o->nfiles != 1) {
+        return usage("key revoke needs one ID");
+    }
+    sg_store *s;
+    sg_txn *t;
+    int rc = open_store(o, true, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = sg_txn_begin(s, true, &t)) == 0) {
+        rc = sg_txn_cred_revoke(t, o->files[0]);
+        rc = rc == 0 ? sg_txn_commit(t) : (sg_txn_abort(t), rc);
+    }
+    sg_store_close(s);
+    if (rc == SG_ENOTFOUND) {
+        return fail("no key or token with id %s", o->files[0]);
+    }
+    return rc == 0 ? 0 : fail("key revoke failed: %s", sg_strerror(rc));
+}
+
+/* print_cred writes one line of `key list`: id, kind, role, scope,
+ * employer or worker, expiry, state; tab-separated, "-" for none. */
+static int print_cred(void *arg, const sg_cred *c)
+{
+    int64_t now = *(const int64_t *)arg;
+    char exp[26] = "never";
+    if (c->expires != 0) {
+        sg_time_format(c->expires, exp);
+    }
+    const char *subject = c->token ? c->worker : c->employer;
+    printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c->id, c->token ? "token" : "key",
+           sg_role_name(c->role) ? sg_role_name(c->role) : "?",
+           c->scope[0] ? c->scope : "-", subject[0] ? subject : "-", exp,
+           c->revoked                                ? "revoked"
+           : c->expires != 0 && now >= c->expires ? "expired"
+                                                     : "active");
+    return 0;
+}
+
+static int key_list(const opts *o)
+{
+    sg_store *s;
+    sg_txn *t;
+    int rc = open_store(o, false, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    int64_t now = (int64_t)time(NULL);
+    if ((rc = sg_txn_begin(s, false, &t)) == 0) {
+        printf("id\tkind\trole\tscope\tfor\texpires\tstate\n");
+        rc = sg_txn_cred_each(t, print_cred, &now);
+        sg_txn_abort(t);
+    }
+    sg_store_close(s);
+    return rc == 0 ? 0 : fail("key list failed: %s", sg_strerror(rc));
+}
+
+static int cmd_key(int argc, char **argv)
+{
+    if (argc < 3) {
+        return usage("key needs create, revoke or list");
+    }
+    opts o;
+    /* Options follow the subcommand: parse argv[3..] as argv[2..]. */
+    int rc = parse_opts(argc - 1, argv + 1, &o);
+    if (rc == 0) {
+        if (strcmp(argv[2], "create") == 0) {
+            rc = o.nfiles ? usage("key create takes no arguments")
+                          : key_create(&o);
+        } else if (strcmp(argv[2], "revoke") == 0) {
+            rc = key_revoke(&o);
+        } else if (strcmp(argv[2], "list") == 0) {
+            rc = o.nfiles ? usage("key list takes no arguments")
+                          : key_list(&o);
+        } else {
+            rc = usage("unknown key command %s", argv[2]);
+        }
+    }
+    free(o.files);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "help") == 0 ||
         strcmp(argv[1], "--help") == 0) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "key") == 0) {
+        return cmd_key(argc, argv);
     }
     opts o;
     int rc = parse_opts(argc, argv, &o);

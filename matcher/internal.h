@@ -1,7 +1,9 @@
 /* matcher/internal.h -- private declarations shared by the matcher's files.
  * The compact views that posting values carry (view.c) are what a query
  * scores, so store.c writes them and match.c reads them; both go through
- * the functions here so the byte layout is written down in one place. */
+ * the functions here so the byte layout is written down in one place.
+ * The push rules (push.c) that api.c and the CLI run after a write are
+ * here too. */
 #ifndef SG_MATCHER_INTERNAL_H
 #define SG_MATCHER_INTERNAL_H
 
@@ -82,5 +84,33 @@ size_t sg__skills_overlap(const sg_skill *a, size_t na, const sg_skill *b,
 
 /* sg__km returns the great-circle distance in km between two positions. */
 double sg__km(sg__geo a, sg__geo b);
+
+/* ---- Push (push.c, docs/api.md "Push"). ---- */
+
+struct sg_txn;
+struct sg_weights;
+
+/* sg__push is the state of the pushes one request makes, in the write
+ * transaction of its record writes. */
+typedef struct sg__push {
+    struct sg_txn *t;            /* the write transaction (borrowed) */
+    int top;                     /* candidates pushed per job write */
+    const struct sg_weights *w;  /* weights (borrowed); NULL = defaults */
+    int32_t as_of;               /* "today" for the rankings */
+    uint64_t last_seq;           /* highest seq appended; 0 = none yet */
+} sg__push;
+
+/* sg__push_job runs after job (borrowed) was written over old (its
+ * previous value, borrowed; NULL when new).  An open job with openings
+ * is ranked (top p->top) and each recipient gets a `match` event; whom
+ * it reached before and no longer does gets `removed`; a job that is
+ * closed or has no openings sends `removed` to everyone it reached.  The
+ * pushed set follows.  A write that changed nothing pushes nothing. */
+int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job);
+
+/* sg__push_worker runs after w was written over old (NULL when new): a
+ * worker whose status changes to returned or idle gets a `list` event
+ * with its fresh top 20. */
+int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w);
 
 #endif /* SG_MATCHER_INTERNAL_H */

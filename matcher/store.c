@@ -1,12 +1,14 @@
 /* matcher/store.c -- the LMDB store: primary records and their indexes.
  * Every index entry is derived from one record by entries_of_worker() /
- * entries_of_job(), and a record's old entries are removed and new ones
+ * entries_of_job() / entries_of_event() / entries_of_key(), and a
+ * record's old entries are removed and new ones
  * added in the same (nested) write transaction as the record itself, so
  * indexes and records can never disagree; sg_store_check() re-derives them
  * to prove it.  Each put runs in a nested transaction, so a rejected record
  * leaves nothing behind while a batch of good ones commits as one durable
  * group.  This is the only file that includes <lmdb.h>.  LMDB serialises
  * writers; read transactions may run in any thread (MDB_NOTLS). */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,17 +33,29 @@ enum {
     DB_HH,      /* household -> member ids (dup) */
     DB_HHE,     /* household -> employed member ids (dup) */
     DB_IDNUM,   /* ID-number hash -> worker id */
+    DB_WREGION, /* village code -> ids of the workers living there (dup) */
+    DB_EVENTS,  /* seq (8 bytes, big-endian) -> event msgpack */
+    DB_INBOX,   /* worker id, NUL, seq -> "" (derived from each event) */
+    DB_PUSHED,  /* job id -> ids of the workers it was pushed to (dup) */
+    DB_KEYS,    /* BLAKE2b-256 of an API key -> credential record */
+    DB_KEYIDS,  /* key id -> that hash (derived from each key record) */
+    DB_TOKENS,  /* worker token id -> credential record */
     DB__COUNT
 };
 
 static const char *const db_names[DB__COUNT] = {
-    "meta", "workers", "jobs", "jpost", "wpost", "hh", "hhe", "idnum",
+    "meta",   "workers", "jobs",  "jpost",  "wpost", "hh",     "hhe",
+    "idnum",  "wregion", "events", "inbox", "pushed", "keys", "keyids",
+    "tokens",
 };
 static const unsigned db_dup[DB__COUNT] = {
     0, 0, 0, MDB_DUPSORT, MDB_DUPSORT, MDB_DUPSORT, MDB_DUPSORT, 0,
+    MDB_DUPSORT, 0, 0, MDB_DUPSORT, 0, 0, 0,
 };
 
 #define POST_KEY_LEN 16 /* class, plen or travel, 12 prefix bytes, skill */
+#define INBOX_KEY_MAX (SG_ID_MAX + 1 + 8) /* worker id, NUL, seq */
+#define CRED_LEN 135    /* bytes of a packed credential record */
 #define DEFAULT_MAPSIZE ((size_t)64 << 30)
 
 struct sg_store {
@@ -49,6 +63,8 @@ struct sg_store {
     MDB_dbi dbi[DB__COUNT];             /* its databases */
     bool have_key;                      /* idkey was read */
     uint8_t idkey[SG_IDNUM_KEY_LEN];    /* ID-number hash key */
+    bool have_tkey;                     /* token.key was read */
+    uint8_t tkey[SG_TOKEN_SEED_LEN];    /* worker-token signing seed */
 };
 
 struct sg_txn {
@@ -85,28 +101,31 @@ static int sg__err_mdb(int rc)
     }
 }
 
-/* ---- The key file. ---- */
+/* ---- The key files. ---- */
 
-/* read_or_create_key loads dir/idnum.key, creating it (0600, random, and
- * fsync'd with its folder) at first start when create is set. */
-static int read_or_create_key(sg_store *s, const char *dir, bool create)
+/* read_or_create_key loads dir/name (n secret bytes) into key, creating it
+ * (0600, random, and fsync'd with its folder) at first start when create
+ * is set; *have tells whether it was read.  Both idnum.key and token.key
+ * are made this way. */
+static int read_or_create_key(const char *dir, const char *name, bool create,
+                              uint8_t *key, size_t n, bool *have)
 {
     char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/idnum.key", dir) >= (int)sizeof(path)) {
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
         return SG_EINVAL;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
-        uint8_t key[SG_IDNUM_KEY_LEN];
-        randombytes_buf(key, sizeof(key));
+        uint8_t fresh[64];
+        assert(n <= sizeof(fresh));
+        randombytes_buf(fresh, n);
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
             return SG_EIO;
         }
-        bool ok = write(fd, key, sizeof(key)) == (ssize_t)sizeof(key) &&
-                  fsync(fd) == 0;
+        bool ok = write(fd, fresh, n) == (ssize_t)n && fsync(fd) == 0;
         close(fd);
-        sodium_memzero(key, sizeof(key));
+        sodium_memzero(fresh, sizeof(fresh));
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
             ok = ok && fsync(dfd) == 0;
@@ -122,16 +141,18 @@ static int read_or_create_key(sg_store *s, const char *dir, bool create)
         /* A reader without the key can still match and export. */
         return create ? SG_EIO : 0;
     }
-    ssize_t n = read(fd, s->idkey, sizeof(s->idkey));
+    ssize_t got = read(fd, key, n);
     close(fd);
-    if (n != (ssize_t)sizeof(s->idkey)) {
+    if (got != (ssize_t)n) {
         return SG_ECORRUPT;
     }
-    s->have_key = true;
+    *have = true;
     return 0;
 }
 
 /* ---- Open and close. ---- */
+
+static int rebuild_wregion(sg_store *s, MDB_txn *txn);
 
 static int open_dbs(sg_store *s, bool rdonly)
 {
@@ -139,6 +160,16 @@ static int open_dbs(sg_store *s, bool rdonly)
     int rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
     if (rc != 0) {
         return sg__err_mdb(rc);
+    }
+    /* A store made before the region index existed gets it built from its
+     * workers at its first writable open (a reader of such a store is
+     * told SG_EVERSION until then). */
+    bool upgrade = false;
+    if (!rdonly) {
+        MDB_dbi probe;
+        upgrade = mdb_dbi_open(txn, "workers", 0, &probe) == 0 &&
+                  mdb_dbi_open(txn, db_names[DB_WREGION], 0, &probe) ==
+                      MDB_NOTFOUND;
     }
     for (int i = 0; i < DB__COUNT; i++) {
         unsigned fl = db_dup[i] | (rdonly ? 0 : MDB_CREATE);
@@ -160,6 +191,9 @@ static int open_dbs(sg_store *s, bool rdonly)
     } else if (rc == 0 &&
                (v.mv_size != (size_t)vl || memcmp(v.mv_data, ver, v.mv_size))) {
         rc = MDB_VERSION_MISMATCH;
+    }
+    if (rc == 0 && upgrade) {
+        rc = rebuild_wregion(s, txn);
     }
     if (rc != 0) {
         mdb_txn_abort(txn);
@@ -191,7 +225,7 @@ int sg_store_open(sg_store **out, const char *dir, unsigned flags)
     }
     int rc = sg__err_mdb(mdb_env_create(&s->env));
     if (rc == 0) {
-        mdb_env_set_maxdbs(s->env, 16);
+        mdb_env_set_maxdbs(s->env, 24);
         mdb_env_set_mapsize(s->env, mapsize);
         mdb_env_set_maxreaders(s->env, 256);
         unsigned fl = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
@@ -201,7 +235,12 @@ int sg_store_open(sg_store **out, const char *dir, unsigned flags)
         rc = open_dbs(s, rdonly);
     }
     if (rc == 0) {
-        rc = read_or_create_key(s, dir, !rdonly);
+        rc = read_or_create_key(dir, "idnum.key", !rdonly, s->idkey,
+                                sizeof(s->idkey), &s->have_key);
+    }
+    if (rc == 0) {
+        rc = read_or_create_key(dir, "token.key", !rdonly, s->tkey,
+                                sizeof(s->tkey), &s->have_tkey);
     }
     if (rc != 0) {
         sg_store_close(s);
@@ -220,12 +259,33 @@ void sg_store_close(sg_store *s)
         mdb_env_close(s->env);
     }
     sodium_memzero(s->idkey, sizeof(s->idkey));
+    sodium_memzero(s->tkey, sizeof(s->tkey));
     free(s);
 }
 
 const uint8_t *sg_store_idkey(const sg_store *s)
 {
     return s->have_key ? s->idkey : NULL;
+}
+
+const uint8_t *sg_store_token_seed(const sg_store *s)
+{
+    return s->have_tkey ? s->tkey : NULL;
+}
+
+int sg_store_bytes(sg_store *s, uint64_t *bytes)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc == 0) {
+        rc = mdb_env_stat(s->env, &st);
+    }
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    *bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    return 0;
 }
 
 /* ---- Transactions. ---- */
@@ -330,6 +390,9 @@ static int entries_of_worker(const sg_worker *w, entry_cb cb, void *arg)
     }
     if (rc == 0 && w->has_idnum) {
         rc = cb(arg, DB_IDNUM, w->idnum_hash, SG_IDNUM_HASH_LEN, val, vl);
+    }
+    if (rc == 0) {
+        rc = cb(arg, DB_WREGION, w->region, SG_REGION_LEN, val, vl);
     }
     if (rc != 0 || !w->seeking) {
         return rc;
@@ -582,6 +645,9 @@ static int del_job(sg_txn *t, const void *rec, sg_error *e)
         MDB_val k = {strlen(j.id), j.id};
         rc = sg__err_mdb(mdb_del(t->txn, t->s->dbi[DB_JOBS], &k, NULL));
     }
+    if (rc == 0) {
+        rc = sg_txn_pushed_clear(t, j.id); /* nobody is left to tell */
+    }
     return rc;
 }
 
@@ -766,6 +832,582 @@ int sg_txn_worker_postings_count(sg_txn *t, int labor_class, int travel,
     return 0;
 }
 
+/* ---- Workers by home region. ---- */
+
+/* rebuild_wregion adds the region entry of every worker (upgrade). */
+static int rebuild_wregion(sg_store *s, MDB_txn *txn)
+{
+    sg_txn t = {s, txn, true};
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_WORKERS], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        sg_worker w;
+        if (sg_worker_decode(v.mv_data, v.mv_size, NULL, &w, NULL) != 0) {
+            continue; /* sg_store_check reports it */
+        }
+        uint8_t val[SG_ID_MAX + 1];
+        size_t vl = owner_val(val, w.id);
+        ret = add_entry(&t, DB_WREGION, w.region, SG_REGION_LEN, val, vl);
+    }
+    mdb_cursor_close(c);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+int sg_txn_workers_in_region(sg_txn *t, const char *prefix, sg_id_cb cb,
+                             void *arg)
+{
+    size_t plen = strlen(prefix);
+    if (plen > SG_REGION_LEN) {
+        return SG_EINVAL;
+    }
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_WREGION], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    /* Village codes under a prefix are one contiguous key range. */
+    MDB_val k = {plen, (void *)prefix}, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+         rc == 0 && ret == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
+            break;
+        }
+        const uint8_t *p = v.mv_data;
+        if (v.mv_size < 1 || p[0] > SG_ID_MAX || p[0] + 1u != v.mv_size) {
+            ret = SG_ECORRUPT;
+            break;
+        }
+        char id[SG_ID_MAX + 1];
+        memcpy(id, p + 1, p[0]);
+        id[p[0]] = '\0';
+        ret = cb(arg, id);
+    }
+    mdb_cursor_close(c);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* ---- Events: a global log, and each worker's inbox derived from it. ---- */
+
+static void be64_put(uint8_t *p, uint64_t x)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)x;
+        x >>= 8;
+    }
+}
+
+static uint64_t be64_get(const uint8_t *p)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) {
+        x = x << 8 | p[i];
+    }
+    return x;
+}
+
+/* inbox_key writes (worker id, NUL, seq); ids never hold a NUL, so one
+ * worker's keys are contiguous and in seq order. */
+static size_t inbox_key(uint8_t *key, const char *worker, uint64_t seq)
+{
+    size_t n = strlen(worker);
+    memcpy(key, worker, n);
+    key[n] = 0;
+    be64_put(key + n + 1, seq);
+    return n + 9;
+}
+
+static int entries_of_event(const sg_event *ev, entry_cb cb, void *arg)
+{
+    uint8_t key[INBOX_KEY_MAX];
+    size_t kl = inbox_key(key, ev->worker, ev->seq);
+    return cb(arg, DB_INBOX, key, kl, "", 0);
+}
+
+static int take_event(void *arg, const sg_event *ev)
+{
+    *(sg_event *)arg = *ev;
+    return 0;
+}
+
+/* decode_event decodes one stored event (a msgpack map) by reading it as
+ * the one element of an array in tmp; ev->data then points into tmp. */
+static int decode_event(const uint8_t *p, size_t n, sg_buf *tmp, sg_event *ev)
+{
+    static const uint8_t one = 0x91; /* fixarray of 1 */
+    tmp->len = 0;
+    sg_buf_append(tmp, &one, 1);
+    sg_buf_append(tmp, p, n);
+    return sg_events_decode(tmp->data, tmp->len, take_event, ev, NULL) == 0
+               ? 0
+               : SG_ECORRUPT;
+}
+
+int sg_txn_last_seq(sg_txn *t, uint64_t *seq)
+{
+    MDB_val k = {3, "seq"}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *seq = 0;
+        return 0;
+    }
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    if (v.mv_size != 8) {
+        return SG_ECORRUPT;
+    }
+    *seq = be64_get(v.mv_data);
+    return 0;
+}
+
+static int append_event(sg_txn *t, const void *rec, sg_error *e)
+{
+    (void)e;
+    const sg_event *ev = rec;
+    sg_buf b;
+    sg_buf_init(&b);
+    sg_event_encode(ev, &b);
+    uint8_t sk[8];
+    be64_put(sk, ev->seq);
+    MDB_val k = {8, sk}, v = {b.len, b.data};
+    int rc = sg__err_mdb(
+        mdb_put(t->txn, t->s->dbi[DB_EVENTS], &k, &v, MDB_NOOVERWRITE));
+    if (rc == 0) {
+        rc = entries_of_event(ev, add_entry, t);
+    }
+    if (rc == 0) {
+        MDB_val mk = {3, "seq"}, mv = {8, sk};
+        rc = sg__err_mdb(mdb_put(t->txn, t->s->dbi[DB_META], &mk, &mv, 0));
+    }
+    sg_buf_free(&b);
+    return rc;
+}
+
+int sg_txn_event_append(sg_txn *t, const sg_event *ev, uint64_t *seq)
+{
+    if (!t->write || ev->data == NULL || ev->data_len == 0) {
+        return SG_EINVAL;
+    }
+    uint64_t last;
+    int rc = sg_txn_last_seq(t, &last);
+    if (rc != 0) {
+        return rc;
+    }
+    sg_event copy = *ev;
+    copy.seq = last + 1;
+    rc = nested(t, append_event, &copy, NULL);
+    if (rc == 0) {
+        *seq = copy.seq;
+    }
+    return rc;
+}
+
+int sg_txn_events_after(sg_txn *t, uint64_t after, sg_event_raw_cb cb,
+                        void *arg)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_EVENTS], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    uint8_t sk[8];
+    be64_put(sk, after + 1);
+    MDB_val k = {8, sk}, v;
+    sg_buf tmp;
+    sg_buf_init(&tmp);
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        sg_event ev;
+        if (k.mv_size != 8 || decode_event(v.mv_data, v.mv_size, &tmp,
+                                           &ev) != 0) {
+            ret = SG_ECORRUPT;
+            break;
+        }
+        ret = cb(arg, &ev, v.mv_data, v.mv_size);
+    }
+    mdb_cursor_close(c);
+    sg_buf_free(&tmp);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+int sg_txn_inbox_after(sg_txn *t, const char *worker, uint64_t after,
+                       sg_event_raw_cb cb, void *arg)
+{
+    size_t idl = strlen(worker);
+    if (idl == 0 || idl > SG_ID_MAX) {
+        return SG_EINVAL;
+    }
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_INBOX], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    uint8_t key[INBOX_KEY_MAX];
+    MDB_val k = {inbox_key(key, worker, after + 1), key}, v;
+    sg_buf tmp;
+    sg_buf_init(&tmp);
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = k.mv_data;
+        if (k.mv_size != idl + 9 || memcmp(p, worker, idl) != 0 ||
+            p[idl] != 0) {
+            break; /* past this worker's entries */
+        }
+        uint8_t *sk = (uint8_t *)p + idl + 1;
+        MDB_val ek = {8, sk}, ev_val;
+        sg_event ev;
+        int g = mdb_get(t->txn, t->s->dbi[DB_EVENTS], &ek, &ev_val);
+        if (g != 0) {
+            ret = g == MDB_NOTFOUND ? SG_ECORRUPT : sg__err_mdb(g);
+            break;
+        }
+        if (decode_event(ev_val.mv_data, ev_val.mv_size, &tmp, &ev) != 0) {
+            ret = SG_ECORRUPT;
+            break;
+        }
+        ret = cb(arg, &ev, ev_val.mv_data, ev_val.mv_size);
+    }
+    mdb_cursor_close(c);
+    sg_buf_free(&tmp);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* ---- The pushed set: job -> workers it was pushed to. ---- */
+
+int sg_txn_pushed_add(sg_txn *t, const char *job, const char *worker)
+{
+    uint8_t val[SG_ID_MAX + 1];
+    size_t vl = owner_val(val, worker);
+    MDB_val k = {strlen(job), (void *)job}, v = {vl, val};
+    int rc = mdb_put(t->txn, t->s->dbi[DB_PUSHED], &k, &v, MDB_NODUPDATA);
+    return rc == MDB_KEYEXIST ? 0 : sg__err_mdb(rc);
+}
+
+int sg_txn_pushed_each(sg_txn *t, const char *job, sg_id_cb cb, void *arg)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_PUSHED], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k = {strlen(job), (void *)job}, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+        const uint8_t *p = v.mv_data;
+        if (v.mv_size < 1 || p[0] > SG_ID_MAX || p[0] + 1u != v.mv_size) {
+            ret = SG_ECORRUPT;
+            break;
+        }
+        char id[SG_ID_MAX + 1];
+        memcpy(id, p + 1, p[0]);
+        id[p[0]] = '\0';
+        ret = cb(arg, id);
+    }
+    mdb_cursor_close(c);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+int sg_txn_pushed_clear(sg_txn *t, const char *job)
+{
+    MDB_val k = {strlen(job), (void *)job};
+    int rc = mdb_del(t->txn, t->s->dbi[DB_PUSHED], &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* ---- Credentials: API keys (by hash) and worker tokens (by id). ----
+ * A record is 135 bytes: version 1, flags (1 revoked, 2 token), role,
+ * id (8), scope (12), employer (32), worker (32), created and expires
+ * (8 each, big-endian), hash (32); strings are NUL-padded. */
+
+static void put_padded(uint8_t *p, const char *s, size_t n)
+{
+    size_t l = strnlen(s, n);
+    memset(p, 0, n);
+    memcpy(p, s, l);
+}
+
+/* get_padded reads a NUL-padded string whose characters must all satisfy
+ * ok; false when they do not or when a NUL is followed by more text. */
+static bool get_padded(const uint8_t *p, size_t n, char *out,
+                       bool (*ok)(int c))
+{
+    size_t l = 0;
+    while (l < n && p[l] != 0) {
+        if (!ok(p[l])) {
+            return false;
+        }
+        l++;
+    }
+    for (size_t i = l; i < n; i++) {
+        if (p[i] != 0) {
+            return false;
+        }
+    }
+    memcpy(out, p, l);
+    out[l] = '\0';
+    return true;
+}
+
+static bool is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_lhex(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+static bool is_idc(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '_' || c == '-';
+}
+
+static void cred_pack(const sg_cred *c, uint8_t out[CRED_LEN])
+{
+    out[0] = 1;
+    out[1] = (uint8_t)((c->revoked ? 1 : 0) | (c->token ? 2 : 0));
+    out[2] = c->role;
+    put_padded(out + 3, c->id, SG_CRED_ID_LEN);
+    put_padded(out + 11, c->scope, SG_REGION_LEN);
+    put_padded(out + 23, c->employer, SG_ID_MAX);
+    put_padded(out + 55, c->worker, SG_ID_MAX);
+    be64_put(out + 87, (uint64_t)c->created);
+    be64_put(out + 95, (uint64_t)c->expires);
+    memcpy(out + 103, c->hash, SG_CRED_HASH_LEN);
+}
+
+static int cred_unpack(const void *v, size_t n, sg_cred *out)
+{
+    const uint8_t *p = v;
+    sg_cred c;
+    memset(&c, 0, sizeof(c));
+    if (n != CRED_LEN || p[0] != 1 || p[1] > 3 ||
+        !get_padded(p + 3, SG_CRED_ID_LEN, c.id, is_lhex) ||
+        strlen(c.id) != SG_CRED_ID_LEN ||
+        !get_padded(p + 11, SG_REGION_LEN, c.scope, is_digit) ||
+        !get_padded(p + 23, SG_ID_MAX, c.employer, is_idc) ||
+        !get_padded(p + 55, SG_ID_MAX, c.worker, is_idc)) {
+        return SG_ECORRUPT;
+    }
+    c.revoked = (p[1] & 1) != 0;
+    c.token = (p[1] & 2) != 0;
+    c.role = p[2];
+    c.created = (int64_t)be64_get(p + 87);
+    c.expires = (int64_t)be64_get(p + 95);
+    memcpy(c.hash, p + 103, SG_CRED_HASH_LEN);
+    *out = c;
+    return 0;
+}
+
+static int entries_of_key(const sg_cred *c, entry_cb cb, void *arg)
+{
+    return cb(arg, DB_KEYIDS, c->id, SG_CRED_ID_LEN, c->hash,
+              SG_CRED_HASH_LEN);
+}
+
+static bool cred_id_ok(const char *id)
+{
+    if (strlen(id) != SG_CRED_ID_LEN) {
+        return false;
+    }
+    for (size_t i = 0; i < SG_CRED_ID_LEN; i++) {
+        if (!is_lhex(id[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* cred_id_used tells whether id names a key or a token: both share one
+ * namespace, so that `songgang key revoke ID` means one thing. */
+static int cred_id_used(sg_txn *t, const char *id, bool *used)
+{
+    MDB_val k = {SG_CRED_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_KEYIDS], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        rc = mdb_get(t->txn, t->s->dbi[DB_TOKENS], &k, &v);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return sg__err_mdb(rc);
+    }
+    *used = rc == 0;
+    return 0;
+}
+
+static int put_cred(sg_txn *t, const void *rec, sg_error *e)
+{
+    (void)e;
+    const sg_cred *c = rec;
+    uint8_t buf[CRED_LEN];
+    cred_pack(c, buf);
+    MDB_val v = {CRED_LEN, buf};
+    if (c->token) {
+        MDB_val k = {SG_CRED_ID_LEN, (void *)c->id};
+        return sg__err_mdb(mdb_put(t->txn, t->s->dbi[DB_TOKENS], &k, &v, 0));
+    }
+    MDB_val k = {SG_CRED_HASH_LEN, (void *)c->hash};
+    MDB_val old;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_KEYS], &k, &old);
+    if (rc == 0) {
+        sg_cred oc;
+        rc = cred_unpack(old.mv_data, old.mv_size, &oc);
+        if (rc == 0) {
+            rc = entries_of_key(&oc, del_entry, t);
+        }
+    } else {
+        rc = rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+    }
+    if (rc == 0) {
+        rc = sg__err_mdb(mdb_put(t->txn, t->s->dbi[DB_KEYS], &k, &v, 0));
+    }
+    if (rc == 0) {
+        rc = entries_of_key(c, add_entry, t);
+    }
+    return rc;
+}
+
+int sg_txn_cred_add(sg_txn *t, const sg_cred *c)
+{
+    if (!cred_id_ok(c->id) || strlen(c->scope) > SG_REGION_LEN) {
+        return SG_EINVAL;
+    }
+    bool used = false;
+    int rc = cred_id_used(t, c->id, &used);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!used && !c->token) {
+        MDB_val k = {SG_CRED_HASH_LEN, (void *)c->hash}, v;
+        int g = mdb_get(t->txn, t->s->dbi[DB_KEYS], &k, &v);
+        if (g != 0 && g != MDB_NOTFOUND) {
+            return sg__err_mdb(g);
+        }
+        used = g == 0;
+    }
+    return used ? SG_EEXIST : nested(t, put_cred, c, NULL);
+}
+
+int sg_txn_key_get(sg_txn *t, const uint8_t hash[SG_CRED_HASH_LEN],
+                   sg_cred *out)
+{
+    MDB_val k = {SG_CRED_HASH_LEN, (void *)hash}, v;
+    int rc = sg__err_mdb(mdb_get(t->txn, t->s->dbi[DB_KEYS], &k, &v));
+    return rc != 0 ? rc : cred_unpack(v.mv_data, v.mv_size, out);
+}
+
+int sg_txn_token_get(sg_txn *t, const char *id, sg_cred *out)
+{
+    if (!cred_id_ok(id)) {
+        return SG_ENOTFOUND;
+    }
+    MDB_val k = {SG_CRED_ID_LEN, (void *)id}, v;
+    int rc = sg__err_mdb(mdb_get(t->txn, t->s->dbi[DB_TOKENS], &k, &v));
+    return rc != 0 ? rc : cred_unpack(v.mv_data, v.mv_size, out);
+}
+
+/* cred_by_id reads the key or token record named id. */
+static int cred_by_id(sg_txn *t, const char *id, sg_cred *out)
+{
+    if (!cred_id_ok(id)) {
+        return SG_ENOTFOUND;
+    }
+    MDB_val k = {SG_CRED_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_KEYIDS], &k, &v);
+    if (rc == 0) {
+        if (v.mv_size != SG_CRED_HASH_LEN) {
+            return SG_ECORRUPT;
+        }
+        uint8_t hash[SG_CRED_HASH_LEN];
+        memcpy(hash, v.mv_data, sizeof(hash));
+        rc = sg_txn_key_get(t, hash, out);
+        return rc == SG_ENOTFOUND ? SG_ECORRUPT : rc;
+    }
+    if (rc != MDB_NOTFOUND) {
+        return sg__err_mdb(rc);
+    }
+    return sg_txn_token_get(t, id, out);
+}
+
+int sg_txn_cred_revoke(sg_txn *t, const char *id)
+{
+    sg_cred c;
+    int rc = cred_by_id(t, id, &c);
+    if (rc != 0 || c.revoked) {
+        return rc;
+    }
+    c.revoked = true;
+    return nested(t, put_cred, &c, NULL);
+}
+
+/* each_cred_fn walks DB_KEYIDS (keys in id order) or DB_TOKENS. */
+static int each_cred_db(sg_txn *t, int db, sg_cred_cb cb, void *arg)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        sg_cred cr;
+        if (db == DB_KEYIDS) {
+            uint8_t hash[SG_CRED_HASH_LEN];
+            if (v.mv_size != SG_CRED_HASH_LEN) {
+                ret = SG_ECORRUPT;
+                break;
+            }
+            memcpy(hash, v.mv_data, sizeof(hash));
+            ret = sg_txn_key_get(t, hash, &cr);
+            ret = ret == SG_ENOTFOUND ? SG_ECORRUPT : ret;
+        } else {
+            ret = cred_unpack(v.mv_data, v.mv_size, &cr);
+        }
+        if (ret == 0) {
+            ret = cb(arg, &cr);
+        }
+    }
+    mdb_cursor_close(c);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+int sg_txn_cred_each(sg_txn *t, sg_cred_cb cb, void *arg)
+{
+    int rc = each_cred_db(t, DB_KEYIDS, cb, arg);
+    return rc != 0 ? rc : each_cred_db(t, DB_TOKENS, cb, arg);
+}
+
 /* ---- Check: every entry derived from every record exists, and every
  * entry that exists is derived from the record it names. ---- */
 
@@ -922,6 +1564,195 @@ static int check_primary(check *c, int db)
     return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
 }
 
+/* check_events walks the log: each event decodes, is stored under its own
+ * seq, is not past the counter, and its inbox entry exists. */
+static int check_events(check *c)
+{
+    uint64_t last;
+    int rc = sg_txn_last_seq(c->t, &last);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(c->t->txn, c->t->s->dbi[DB_EVENTS], &cur);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    sg_buf tmp;
+    sg_buf_init(&tmp);
+    MDB_val k, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char name[32];
+        sg_event ev;
+        snprintf(name, sizeof(name), "event %llu",
+                 k.mv_size == 8 ? (unsigned long long)be64_get(k.mv_data)
+                                : 0ULL);
+        if (k.mv_size != 8 || decode_event(v.mv_data, v.mv_size, &tmp,
+                                           &ev) != 0) {
+            report(c, "events: %s does not decode%s", name, "");
+            continue;
+        }
+        if (ev.seq != be64_get(k.mv_data)) {
+            report(c, "events: %s stored under another seq%s", name, "");
+        }
+        if (ev.seq > last) {
+            report(c, "events: %s is past the counter%s", name, "");
+        }
+        c->owner = name;
+        ret = entries_of_event(&ev, expect_entry, c);
+    }
+    mdb_cursor_close(cur);
+    sg_buf_free(&tmp);
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* check_inbox: every inbox entry is implied by the event it names. */
+static int check_inbox(check *c)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->t->txn, c->t->s->dbi[DB_INBOX], &cur);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    sg_buf tmp;
+    sg_buf_init(&tmp);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = k.mv_data;
+        char id[SG_ID_MAX + 1] = "";
+        if (k.mv_size < 10 || k.mv_size > INBOX_KEY_MAX ||
+            p[k.mv_size - 9] != 0 || v.mv_size != 0) {
+            report(c, "inbox: malformed entry%s%s", "", "");
+            continue;
+        }
+        memcpy(id, p, k.mv_size - 9);
+        id[k.mv_size - 9] = '\0';
+        MDB_val ek = {8, (void *)(p + k.mv_size - 8)}, ev_val;
+        sg_event ev;
+        int g = mdb_get(c->t->txn, c->t->s->dbi[DB_EVENTS], &ek, &ev_val);
+        if (g != 0 || decode_event(ev_val.mv_data, ev_val.mv_size, &tmp,
+                                   &ev) != 0) {
+            report(c, "inbox: entry for missing event (worker %s)%s", id, "");
+            continue;
+        }
+        c->want_db = DB_INBOX;
+        c->wk = &k;
+        c->wv = &v;
+        c->found = false;
+        entries_of_event(&ev, match_entry, c);
+        if (!c->found) {
+            report(c, "inbox: stale entry for %s%s", id, "");
+        }
+    }
+    mdb_cursor_close(cur);
+    sg_buf_free(&tmp);
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* check_creds: key records decode, sit under their own hash and have
+ * their id entry; id entries name a key that carries that id; tokens
+ * decode under their own id and share no id with a key. */
+static int check_creds(check *c)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(c->t->txn, c->t->s->dbi[DB_KEYS], &cur);
+    int ret = 0;
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sg_cred cr;
+        if (cred_unpack(v.mv_data, v.mv_size, &cr) != 0 || cr.token ||
+            k.mv_size != SG_CRED_HASH_LEN ||
+            memcmp(k.mv_data, cr.hash, SG_CRED_HASH_LEN) != 0) {
+            report(c, "keys: malformed record%s%s", "", "");
+            continue;
+        }
+        c->owner = cr.id;
+        ret = entries_of_key(&cr, expect_entry, c);
+    }
+    mdb_cursor_close(cur);
+    if (ret != 0 || (rc != MDB_NOTFOUND && rc != 0)) {
+        return ret != 0 ? ret : sg__err_mdb(rc);
+    }
+    rc = mdb_cursor_open(c->t->txn, c->t->s->dbi[DB_KEYIDS], &cur);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[SG_CRED_ID_LEN + 1] = "";
+        memcpy(id, k.mv_data,
+               k.mv_size < SG_CRED_ID_LEN ? k.mv_size : SG_CRED_ID_LEN);
+        sg_cred cr;
+        uint8_t hash[SG_CRED_HASH_LEN];
+        if (v.mv_size != SG_CRED_HASH_LEN) {
+            report(c, "keyids: malformed entry for %s%s", id, "");
+            continue;
+        }
+        memcpy(hash, v.mv_data, sizeof(hash));
+        if (sg_txn_key_get(c->t, hash, &cr) != 0) {
+            report(c, "keyids: entry for missing key %s%s", id, "");
+        } else if (k.mv_size != SG_CRED_ID_LEN ||
+                   memcmp(k.mv_data, cr.id, SG_CRED_ID_LEN) != 0) {
+            report(c, "keyids: stale entry for %s%s", id, "");
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) {
+        return sg__err_mdb(rc);
+    }
+    rc = mdb_cursor_open(c->t->txn, c->t->s->dbi[DB_TOKENS], &cur);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        sg_cred cr;
+        MDB_val kv;
+        if (cred_unpack(v.mv_data, v.mv_size, &cr) != 0 || !cr.token ||
+            k.mv_size != SG_CRED_ID_LEN ||
+            memcmp(k.mv_data, cr.id, SG_CRED_ID_LEN) != 0) {
+            report(c, "tokens: malformed record%s%s", "", "");
+        } else if (mdb_get(c->t->txn, c->t->s->dbi[DB_KEYIDS], &k, &kv) ==
+                   0) {
+            report(c, "tokens: id %s is also a key%s", cr.id, "");
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* check_pushed: every pushed set belongs to a job that exists. */
+static int check_pushed(check *c)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->t->txn, c->t->s->dbi[DB_PUSHED], &cur);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+        char id[SG_ID_MAX + 1] = "";
+        memcpy(id, k.mv_data, k.mv_size < SG_ID_MAX ? k.mv_size : SG_ID_MAX);
+        MDB_val jv;
+        if (mdb_get(c->t->txn, c->t->s->dbi[DB_JOBS], &k, &jv) != 0) {
+            report(c, "pushed: set of missing job %s%s", id, "");
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
 int sg_store_check(sg_store *s, sg_check_cb cb, void *arg)
 {
     sg_txn *t;
@@ -936,8 +1767,21 @@ int sg_store_check(sg_store *s, sg_check_cb cb, void *arg)
         rc = check_primary(&c, DB_JOBS);
     }
     /* Backward: every index entry is implied by the record it names. */
-    for (int db = DB_JPOST; db < DB__COUNT && rc == 0; db++) {
+    for (int db = DB_JPOST; db <= DB_WREGION && rc == 0; db++) {
         rc = check_backward(&c, db);
+    }
+    /* The events log and its inboxes, credentials, pushed sets. */
+    if (rc == 0) {
+        rc = check_events(&c);
+    }
+    if (rc == 0) {
+        rc = check_inbox(&c);
+    }
+    if (rc == 0) {
+        rc = check_creds(&c);
+    }
+    if (rc == 0) {
+        rc = check_pushed(&c);
     }
     sg_txn_abort(t);
     if (rc != 0) {

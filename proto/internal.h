@@ -59,4 +59,43 @@ int sg__worker_decode_mp(const uint8_t *p, size_t len, const uint8_t *idkey,
 int sg__job_decode_mp(const uint8_t *p, size_t len, sg_job *out,
                       sg_error *e);
 
+/* ---- The strict msgpack pull reader (proto/msgpack.c). ----
+ * It never allocates: strings point into the input, and every count a
+ * header claims is checked against the bytes that remain.  Used by the
+ * record decoders and by the message decoders (proto/msg.c). */
+
+enum sg__mp_type {
+    SG__MP_NIL,
+    SG__MP_BOOL,
+    SG__MP_INT,
+    SG__MP_FLOAT,
+    SG__MP_STR,
+    SG__MP_BIN,
+    SG__MP_ARRAY,
+    SG__MP_MAP
+};
+
+typedef struct sg__mp_reader {
+    const uint8_t *p; /* input, borrowed */
+    size_t len;       /* bytes of input */
+    size_t pos;       /* next byte to read */
+} sg__mp_reader;
+
+typedef struct sg__mp_item {
+    enum sg__mp_type type; /* what was read */
+    bool b;                /* SG__MP_BOOL */
+    bool big;              /* SG__MP_INT above INT64_MAX */
+    int64_t i;             /* SG__MP_INT */
+    double f;              /* SG__MP_FLOAT (float32 widened) */
+    const char *s;         /* SG__MP_STR, SG__MP_BIN: bytes in the input */
+    uint32_t n;            /* STR, BIN: length; ARRAY, MAP: count */
+} sg__mp_item;
+
+/* sg__mp_read reads one item header (and a str/bin body, borrowed from
+ * r's input) into *it and returns NULL, or a static reason when the bytes
+ * are not acceptable msgpack (truncated, 0xc1, ext types, a count larger
+ * than the bytes left).  A container's entries are read by further calls;
+ * the count is bounded by the bytes that remain. */
+const char *sg__mp_read(sg__mp_reader *r, sg__mp_item *it);
+
 #endif /* SG_PROTO_INTERNAL_H */

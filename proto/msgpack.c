@@ -20,23 +20,10 @@
 
 /* ---- Pull reader. ---- */
 
-enum item_type { T_NIL, T_BOOL, T_INT, T_FLOAT, T_STR, T_BIN, T_ARRAY, T_MAP };
-
-typedef struct reader {
-    const uint8_t *p; /* input, borrowed */
-    size_t len;       /* bytes of input */
-    size_t pos;       /* next byte to read */
-} reader;
-
-typedef struct item {
-    enum item_type type; /* what was read */
-    bool b;              /* T_BOOL */
-    bool big;            /* T_INT above INT64_MAX */
-    int64_t i;           /* T_INT */
-    double f;            /* T_FLOAT (float32 widened) */
-    const char *s;       /* T_STR, T_BIN: bytes inside the input */
-    uint32_t n;          /* T_STR, T_BIN: length; T_ARRAY, T_MAP: count */
-} item;
+/* The reader itself (sg__mp_read) is shared with proto/msg.c through
+ * internal.h; these short names keep this file readable. */
+typedef sg__mp_reader reader;
+typedef sg__mp_item item;
 
 static uint64_t be(const uint8_t *p, int n)
 {
@@ -48,11 +35,10 @@ static uint64_t be(const uint8_t *p, int n)
     return v;
 }
 
-/* rd reads one item header (and a str/bin body) and returns NULL, or a
- * static reason when the bytes are not acceptable msgpack.  Counts and
- * lengths are checked against the bytes that remain, so nothing a header
- * claims can make a caller loop or copy beyond the input. */
-static const char *rd(reader *r, item *it)
+/* sg__mp_read: see internal.h.  Counts and lengths are checked against
+ * the bytes that remain, so nothing a header claims can make a caller
+ * loop or copy beyond the input. */
+const char *sg__mp_read(sg__mp_reader *r, sg__mp_item *it)
 {
     size_t left = r->len - r->pos;
     const uint8_t *p = r->p + r->pos;
@@ -66,7 +52,7 @@ static const char *rd(reader *r, item *it)
     c = p[0];
     memset(it, 0, sizeof *it);
     if (c <= 0x7f || c >= 0xe0) {
-        it->type = T_INT;
+        it->type = SG__MP_INT;
         it->i = (int8_t)c;
         if (c <= 0x7f) {
             it->i = c;
@@ -75,28 +61,28 @@ static const char *rd(reader *r, item *it)
         return NULL;
     }
     if (c >= 0x80 && c <= 0x8f) {
-        it->type = T_MAP;
+        it->type = SG__MP_MAP;
         n = c & 0x0f;
         goto container;
     }
     if (c >= 0x90 && c <= 0x9f) {
-        it->type = T_ARRAY;
+        it->type = SG__MP_ARRAY;
         n = c & 0x0f;
         goto container;
     }
     if (c >= 0xa0 && c <= 0xbf) {
-        it->type = T_STR;
+        it->type = SG__MP_STR;
         n = c & 0x1f;
         goto body;
     }
     switch (c) {
     case 0xc0:
-        it->type = T_NIL;
+        it->type = SG__MP_NIL;
         r->pos++;
         return NULL;
     case 0xc2:
     case 0xc3:
-        it->type = T_BOOL;
+        it->type = SG__MP_BOOL;
         it->b = c == 0xc3;
         r->pos++;
         return NULL;
@@ -104,23 +90,23 @@ static const char *rd(reader *r, item *it)
     case 0xc5:
     case 0xc6:
         w = 1 << (c - 0xc4);
-        it->type = T_BIN;
+        it->type = SG__MP_BIN;
         break;
     case 0xd9:
     case 0xda:
     case 0xdb:
         w = 1 << (c - 0xd9);
-        it->type = T_STR;
+        it->type = SG__MP_STR;
         break;
     case 0xdc:
     case 0xdd:
         w = c == 0xdc ? 2 : 4;
-        it->type = T_ARRAY;
+        it->type = SG__MP_ARRAY;
         break;
     case 0xde:
     case 0xdf:
         w = c == 0xde ? 2 : 4;
-        it->type = T_MAP;
+        it->type = SG__MP_MAP;
         break;
     case 0xca:
     case 0xcb:
@@ -128,7 +114,7 @@ static const char *rd(reader *r, item *it)
         if (left < 1 + (size_t)w) {
             return "truncated input";
         }
-        it->type = T_FLOAT;
+        it->type = SG__MP_FLOAT;
         if (w == 4) {
             uint32_t u = (uint32_t)be(p + 1, 4);
             float f;
@@ -152,7 +138,7 @@ static const char *rd(reader *r, item *it)
         if (left < 1 + (size_t)w) {
             return "truncated input";
         }
-        it->type = T_INT;
+        it->type = SG__MP_INT;
         n = be(p + 1, w);
         if (c <= 0xcf) {
             it->big = n > INT64_MAX;
@@ -176,7 +162,7 @@ static const char *rd(reader *r, item *it)
     }
     n = be(p + 1, w);
     r->pos += (size_t)w;
-    if (it->type == T_ARRAY || it->type == T_MAP) {
+    if (it->type == SG__MP_ARRAY || it->type == SG__MP_MAP) {
         goto container;
     }
 body:
@@ -191,8 +177,8 @@ body:
 container:
     r->pos++;
     /* Every entry takes at least one byte (a map pair two). */
-    if ((it->type == T_MAP ? 2 * n : n) > r->len - r->pos) {
-        return it->type == T_MAP ? "map has more entries than bytes"
+    if ((it->type == SG__MP_MAP ? 2 * n : n) > r->len - r->pos) {
+        return it->type == SG__MP_MAP ? "map has more entries than bytes"
                                  : "array has more entries than bytes";
     }
     it->n = (uint32_t)n;
@@ -203,19 +189,19 @@ container:
 static const char *skip(reader *r, int depth)
 {
     item it;
-    const char *why = rd(r, &it);
+    const char *why = sg__mp_read(r, &it);
     uint64_t n;
 
     if (why != NULL) {
         return why;
     }
-    if (it.type != T_ARRAY && it.type != T_MAP) {
+    if (it.type != SG__MP_ARRAY && it.type != SG__MP_MAP) {
         return NULL;
     }
     if (depth >= DEPTH_MAX) {
         return "nested too deeply";
     }
-    n = it.type == T_MAP ? 2 * (uint64_t)it.n : it.n;
+    n = it.type == SG__MP_MAP ? 2 * (uint64_t)it.n : it.n;
     for (uint64_t k = 0; k < n; k++) {
         why = skip(r, depth + 1);
         if (why != NULL) {
@@ -237,13 +223,13 @@ static void key_field(char *out, size_t cap, const char *prefix,
     snprintf(out, cap, "%s%s%s", prefix, *prefix ? "." : "", q);
 }
 
-static int type_error(sg_error *e, const char *field, enum item_type want)
+static int type_error(sg_error *e, const char *field, enum sg__mp_type want)
 {
     static const char *const what[] = {
-        [T_NIL] = "null",       [T_BOOL] = "a boolean",
-        [T_INT] = "an integer", [T_FLOAT] = "a number",
-        [T_STR] = "a string",   [T_BIN] = "a string",
-        [T_ARRAY] = "an array", [T_MAP] = "an object",
+        [SG__MP_NIL] = "null",       [SG__MP_BOOL] = "a boolean",
+        [SG__MP_INT] = "an integer", [SG__MP_FLOAT] = "a number",
+        [SG__MP_STR] = "a string",   [SG__MP_BIN] = "a string",
+        [SG__MP_ARRAY] = "an array", [SG__MP_MAP] = "an object",
     };
 
     return sg_error_set(e, SG_EINVAL, field, "expected %s", what[want]);
@@ -272,7 +258,7 @@ static int enum_error(sg_error *e, const char *field, sg_enum_kind k)
 /* get reads a scalar value; nil is reported as *absent. */
 static int get(reader *r, item *it, const char *field, sg_error *e)
 {
-    const char *why = rd(r, it);
+    const char *why = sg__mp_read(r, it);
 
     if (why != NULL) {
         return sg_error_set(e, SG_EINVAL, field, "%s", why);
@@ -280,7 +266,7 @@ static int get(reader *r, item *it, const char *field, sg_error *e)
     return 0;
 }
 
-static int want(const item *it, enum item_type t, const char *field,
+static int want(const item *it, enum sg__mp_type t, const char *field,
                 sg_error *e)
 {
     if (it->type != t) {
@@ -291,7 +277,7 @@ static int want(const item *it, enum item_type t, const char *field,
 
 static int get_id(const item *it, char *dst, const char *field, sg_error *e)
 {
-    if (want(it, T_STR, field, e) != 0) {
+    if (want(it, SG__MP_STR, field, e) != 0) {
         return SG_EINVAL;
     }
     if (it->n == 0) {
@@ -313,7 +299,7 @@ static int get_text(const item *it, char *dst, size_t max, const char *field,
 {
     const char *why;
 
-    if (want(it, T_STR, field, e) != 0) {
+    if (want(it, SG__MP_STR, field, e) != 0) {
         return SG_EINVAL;
     }
     if (it->n == 0) {
@@ -337,7 +323,7 @@ static int get_region(const item *it, char *dst, const char *field,
 {
     sg_error re;
 
-    if (want(it, T_STR, field, e) != 0) {
+    if (want(it, SG__MP_STR, field, e) != 0) {
         return SG_EINVAL;
     }
     sg_error_clear(&re);
@@ -357,7 +343,7 @@ static int get_region(const item *it, char *dst, const char *field,
 static int get_int(const item *it, int64_t max, int32_t *dst,
                    const char *field, sg_error *e)
 {
-    if (want(it, T_INT, field, e) != 0) {
+    if (want(it, SG__MP_INT, field, e) != 0) {
         return SG_EINVAL;
     }
     if (it->big || it->i < 0 || it->i > max) {
@@ -376,9 +362,9 @@ static int get_degrees(const item *it, double max, double *dst,
 {
     double v;
 
-    if (it->type == T_INT) {
+    if (it->type == SG__MP_INT) {
         v = it->big ? INFINITY : (double)it->i;
-    } else if (it->type == T_FLOAT) {
+    } else if (it->type == SG__MP_FLOAT) {
         v = it->f;
     } else {
         return sg_error_set(e, SG_EINVAL, field, "expected a number");
@@ -399,7 +385,7 @@ static int get_enum(const item *it, sg_enum_kind k, uint8_t *dst,
 {
     int v;
 
-    if (want(it, T_STR, field, e) != 0) {
+    if (want(it, SG__MP_STR, field, e) != 0) {
         return SG_EINVAL;
     }
     v = sg_enum_parse(k, it->s, it->n);
@@ -413,7 +399,7 @@ static int get_enum(const item *it, sg_enum_kind k, uint8_t *dst,
 static int get_date(const item *it, int32_t *dst, const char *field,
                     sg_error *e)
 {
-    if (want(it, T_STR, field, e) != 0) {
+    if (want(it, SG__MP_STR, field, e) != 0) {
         return SG_EINVAL;
     }
     if (sg_date_parse(it->s, it->n, dst) != 0) {
@@ -426,7 +412,7 @@ static int get_date(const item *it, int32_t *dst, const char *field,
 static int get_bool(const item *it, bool *dst, const char *field,
                     sg_error *e)
 {
-    if (want(it, T_BOOL, field, e) != 0) {
+    if (want(it, SG__MP_BOOL, field, e) != 0) {
         return SG_EINVAL;
     }
     *dst = it->b;
@@ -454,19 +440,19 @@ static int get_skills(reader *r, const item *arr, size_t max, sg_skill *out,
     char field[48];
     item it;
 
-    if (want(arr, T_ARRAY, name, e) != 0) {
+    if (want(arr, SG__MP_ARRAY, name, e) != 0) {
         return SG_EINVAL;
     }
     if (arr->n > max) {
         return sg_error_set(e, SG_EINVAL, name, "more than %zu entries", max);
     }
     for (uint32_t i = 0; i < arr->n; i++) {
-        const char *why = rd(r, &it);
+        const char *why = sg__mp_read(r, &it);
         sg_skill s = 0;
         char q[64];
 
         /* The field name is built only for an error: this is hot. */
-        if (why == NULL && it.type == T_STR &&
+        if (why == NULL && it.type == SG__MP_STR &&
             sg_skill_find(it.s, it.n, &s) == 0) {
             uint32_t k = 0;
             while (k < i && out[k] != s) {
@@ -481,8 +467,8 @@ static int get_skills(reader *r, const item *arr, size_t max, sg_skill *out,
         if (why != NULL) {
             return sg_error_set(e, SG_EINVAL, field, "%s", why);
         }
-        if (it.type != T_STR) {
-            return type_error(e, field, T_STR);
+        if (it.type != SG__MP_STR) {
+            return type_error(e, field, SG__MP_STR);
         }
         if (s == 0) {
             sg__quote(it.s, it.n, q, sizeof q);
@@ -539,7 +525,7 @@ static int read_key(reader *r, const keyname *keys, int nkeys,
     if (get(r, &k, prefix, e) != 0) {
         return SG_EINVAL;
     }
-    if (k.type != T_STR) {
+    if (k.type != SG__MP_STR) {
         return sg_error_set(e, SG_EINVAL, prefix, "a key is not a string");
     }
     i = find_key(keys, nkeys, *idx + 1 < nkeys ? *idx + 1 : 0, &k);
@@ -570,28 +556,28 @@ static int check_shape(const uint8_t *p, size_t len, sg_error *e)
     const char *why;
     item top, k, v;
 
-    why = rd(&r, &top);
+    why = sg__mp_read(&r, &top);
     if (why != NULL) {
         return sg_error_set(e, SG_EINVAL, "", "%s", why);
     }
-    if (top.type != T_MAP) {
+    if (top.type != SG__MP_MAP) {
         return sg_error_set(e, SG_EINVAL, "", "expected an object");
     }
     for (uint32_t i = 0; i < top.n; i++) {
-        why = rd(&r, &k);
+        why = sg__mp_read(&r, &k);
         if (why != NULL) {
             return sg_error_set(e, SG_EINVAL, "", "%s", why);
         }
-        if (k.type != T_STR) {
+        if (k.type != SG__MP_STR) {
             return sg_error_set(e, SG_EINVAL, "", "a key is not a string");
         }
         if (k.n == 1 && k.s[0] == 'v') {
-            why = rd(&r, &v);
+            why = sg__mp_read(&r, &v);
             if (why != NULL) {
                 return sg_error_set(e, SG_EINVAL, "v", "%s", why);
             }
-            if (v.type != T_INT) {
-                return type_error(e, "v", T_INT);
+            if (v.type != SG__MP_INT) {
+                return type_error(e, "v", SG__MP_INT);
             }
             if (v.big || v.i != SG_SCHEMA_VERSION) {
                 return sg_error_set(e, SG_EVERSION, "v",
@@ -632,7 +618,7 @@ static int shape_first(const uint8_t *p, size_t len, int rc, sg_error *e)
 
 static int check_kind(const item *it, const char *kind, sg_error *e)
 {
-    if (want(it, T_STR, "kind", e) != 0) {
+    if (want(it, SG__MP_STR, "kind", e) != 0) {
         return SG_EINVAL;
     }
     if (strlen(kind) != it->n || memcmp(kind, it->s, it->n) != 0) {
@@ -692,14 +678,14 @@ static int worker_field(reader *r, int f, const uint8_t *idkey, sg_worker *w,
     if (get(r, &it, name, e) != 0) {
         return SG_EINVAL;
     }
-    if (it.type == T_NIL) {
+    if (it.type == SG__MP_NIL) {
         return 0; /* absent; a required field is reported later */
     }
     *given |= 1u << f;
     switch (f) {
     case WF_V:
         /* Any other value makes shape_first report the version. */
-        return it.type == T_INT && !it.big && it.i == SG_SCHEMA_VERSION
+        return it.type == SG__MP_INT && !it.big && it.i == SG_SCHEMA_VERSION
                    ? 0
                    : SG_EVERSION;
     case WF_KIND:
@@ -738,7 +724,7 @@ static int worker_field(reader *r, int f, const uint8_t *idkey, sg_worker *w,
     case WF_SEEKING:
         return get_bool(&it, &w->seeking, name, e);
     case WF_PHONE:
-        if (want(&it, T_STR, name, e) != 0) {
+        if (want(&it, SG__MP_STR, name, e) != 0) {
             return SG_EINVAL;
         }
         if (!sg__phone_ok(it.s, it.n)) {
@@ -751,7 +737,7 @@ static int worker_field(reader *r, int f, const uint8_t *idkey, sg_worker *w,
     case WF_IDNUM:
         /* The clear number is hashed at once and never copied into the
          * record; its errors never quote it. */
-        if (want(&it, T_STR, name, e) != 0) {
+        if (want(&it, SG__MP_STR, name, e) != 0) {
             return SG_EINVAL;
         }
         if (idkey == NULL) {
@@ -759,7 +745,7 @@ static int worker_field(reader *r, int f, const uint8_t *idkey, sg_worker *w,
         }
         return sg_idnum_protect(w, it.s, it.n, idkey, e); /* names it */
     case WF_IDHASH:
-        if (want(&it, T_STR, name, e) != 0) {
+        if (want(&it, SG__MP_STR, name, e) != 0) {
             return SG_EINVAL;
         }
         if (!sg__hex_parse(it.s, it.n, w->idnum_hash, SG_IDNUM_HASH_LEN)) {
@@ -768,7 +754,7 @@ static int worker_field(reader *r, int f, const uint8_t *idkey, sg_worker *w,
         }
         return 0;
     case WF_IDMASKED:
-        if (want(&it, T_STR, name, e) != 0) {
+        if (want(&it, SG__MP_STR, name, e) != 0) {
             return SG_EINVAL;
         }
         if (!sg__masked_ok(it.s, it.n)) {
@@ -814,7 +800,7 @@ int sg__worker_decode_mp(const uint8_t *p, size_t len, const uint8_t *idkey,
 
     sg_worker_init(&w);
     if ((rc = get(&r, &top, "", e)) != 0 ||
-        (rc = want(&top, T_MAP, "", e)) != 0) {
+        (rc = want(&top, SG__MP_MAP, "", e)) != 0) {
         goto out_wipe;
     }
     for (uint32_t i = 0; i < top.n; i++) {
@@ -922,7 +908,7 @@ static int get_labor_classes(reader *r, const item *arr, uint8_t *dst,
     uint8_t bits = 0, v;
     item it;
 
-    if (want(arr, T_ARRAY, name, e) != 0) {
+    if (want(arr, SG__MP_ARRAY, name, e) != 0) {
         return SG_EINVAL;
     }
     if (arr->n < 1 || arr->n > SG_LABOR__COUNT) {
@@ -954,7 +940,7 @@ static int get_site(reader *r, size_t idx, sg_site *s, sg_error *e)
     int f = -1, rc;
 
     snprintf(prefix, sizeof prefix, "sites[%zu]", idx);
-    if (get(r, &m, prefix, e) != 0 || want(&m, T_MAP, prefix, e) != 0) {
+    if (get(r, &m, prefix, e) != 0 || want(&m, SG__MP_MAP, prefix, e) != 0) {
         return SG_EINVAL;
     }
     for (uint32_t i = 0; i < m.n; i++) {
@@ -965,7 +951,7 @@ static int get_site(reader *r, size_t idx, sg_site *s, sg_error *e)
         if (get(r, &it, field, e) != 0) {
             return SG_EINVAL;
         }
-        if (it.type == T_NIL) {
+        if (it.type == SG__MP_NIL) {
             continue;
         }
         given |= 1u << f;
@@ -992,7 +978,7 @@ static int get_site(reader *r, size_t idx, sg_site *s, sg_error *e)
 
 static int get_sites(reader *r, const item *arr, sg_job *j, sg_error *e)
 {
-    if (want(arr, T_ARRAY, "sites", e) != 0) {
+    if (want(arr, SG__MP_ARRAY, "sites", e) != 0) {
         return SG_EINVAL;
     }
     if (arr->n < 1 || arr->n > SG_SITES_MAX) {
@@ -1017,13 +1003,13 @@ static int job_field(reader *r, int f, sg_job *j, uint32_t *given,
     if (get(r, &it, name, e) != 0) {
         return SG_EINVAL;
     }
-    if (it.type == T_NIL) {
+    if (it.type == SG__MP_NIL) {
         return 0;
     }
     *given |= 1u << f;
     switch (f) {
     case JF_V:
-        return it.type == T_INT && !it.big && it.i == SG_SCHEMA_VERSION
+        return it.type == SG__MP_INT && !it.big && it.i == SG_SCHEMA_VERSION
                    ? 0
                    : SG_EVERSION;
     case JF_KIND:
@@ -1059,7 +1045,7 @@ static int job_field(reader *r, int f, sg_job *j, uint32_t *given,
     case JF_CONTRACT:
         return get_int(&it, SG_CONTRACT_MAX, &j->contract_months, name, e);
     case JF_POSTED:
-        if (want(&it, T_STR, name, e) != 0) {
+        if (want(&it, SG__MP_STR, name, e) != 0) {
             return SG_EINVAL;
         }
         if (sg_time_parse(it.s, it.n, &j->posted) != 0) {
@@ -1086,7 +1072,7 @@ int sg__job_decode_mp(const uint8_t *p, size_t len, sg_job *out,
 
     sg_job_init(&j);
     if ((rc = get(&r, &top, "", e)) != 0 ||
-        (rc = want(&top, T_MAP, "", e)) != 0) {
+        (rc = want(&top, SG__MP_MAP, "", e)) != 0) {
         return shape_first(p, len, rc, e);
     }
     for (uint32_t i = 0; i < top.n; i++) {

@@ -131,5 +131,45 @@ checked db5
 wid=$(jq -r 'select(.kind=="worker" and .seeking) | .id' big.ndjson | head -1)
 "$BIN" match --db db5 --worker "$wid" --as-of $AS_OF | jq -e '.matches | length > 0' >/dev/null && ok "a generated seeking worker has matches" || bad "generated worker matches"
 
+# --- keys ---
+"$BIN" import --db dbk "$ROOT/data/demo.ndjson" >/dev/null 2>&1
+KEY=$("$BIN" key create --db dbk --role admin 2>err)
+echo "$KEY" | grep -Eq '^sgk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$' && ok "key create prints the key alone" || { bad "key create: '$KEY'"; cat err; }
+KID=$(echo "$KEY" | cut -c5-12)
+SECRET=$(echo "$KEY" | cut -c14-)
+OFF=$("$BIN" key create --db dbk --role officer --scope 360425108 --ttl 30)
+echo "$OFF" | grep -q '^sgk_' && ok "officer key with scope and ttl" || bad "officer key"
+"$BIN" key create --db dbk --role officer >out 2>err; rc=$?
+[ $rc = 1 ] && grep -q -- "--scope" err && ok "officer key without scope: exit 1, names --scope" || bad "officer without scope ($rc)"
+"$BIN" key create --db dbk --role employer >out 2>err; rc=$?
+[ $rc = 1 ] && grep -q -- "--employer" err && ok "employer key without --employer: exit 1" || bad "employer key ($rc)"
+"$BIN" key create --db dbk --role admin --scope 99999 >out 2>err; [ $? = 1 ] && ok "unknown scope: exit 1" || bad "unknown scope"
+"$BIN" key create --db dbk --role king >out 2>err; [ $? = 2 ] && ok "unknown role: exit 2" || bad "unknown role"
+"$BIN" key create --db dbk --role admin --ttl x >out 2>err; [ $? = 2 ] && ok "bad --ttl: exit 2" || bad "bad --ttl"
+TOK=$("$BIN" key create --db dbk --role worker --worker demo-2)
+echo "$TOK" | grep -Eq '^sgt_[0-9a-f]{8}_[0-9]+_demo-2_[0-9a-f]{128}$' && ok "worker token printed alone" || bad "worker token: '$TOK'"
+TID=$(echo "$TOK" | cut -d_ -f2)
+"$BIN" key create --db dbk --role worker --worker nobody >out 2>err; rc=$?
+[ $rc = 1 ] && grep -q "no worker with id nobody" err && ok "token for an unknown worker: exit 1" || bad "token for unknown worker ($rc)"
+"$BIN" key create --db dbk --role worker >out 2>err; [ $? = 2 ] && ok "--role worker without --worker: exit 2" || bad "token without worker"
+"$BIN" key list --db dbk >list.txt
+grep -q "^$KID	key	admin	-	-	never	active$" list.txt && ok "key list: id, kind, role, scope, expiry, state" || { bad "key list"; cat list.txt; }
+grep -q "^$TID	token	worker	-	demo-2	" list.txt && ok "key list shows tokens" || bad "key list token"
+grep -qF -- "$SECRET" list.txt && bad "key list shows a secret" || ok "key list never shows a key"
+grep -rqaF -- "$SECRET" dbk && bad "the data directory holds the key" || ok "the data directory never holds a key"
+grep -rqaF -- "$KEY" dbk && bad "the data directory holds the whole key" || ok "only the key's hash is stored"
+stat -c %a dbk/token.key | grep -q '^600$' && ok "token.key is 0600" || bad "token.key mode"
+expect "key revoke" "$BIN" key revoke --db dbk "$KID"
+"$BIN" key list --db dbk | grep -q "^$KID	.*	revoked$" && ok "revoked key listed as revoked" || bad "revoked state"
+expect "revoke a token" "$BIN" key revoke --db dbk "$TID"
+"$BIN" key revoke --db dbk ffffffff >out 2>err; [ $? = 1 ] && ok "revoke unknown id: exit 1" || bad "revoke unknown"
+"$BIN" key revoke --db dbk >out 2>err; [ $? = 2 ] && ok "revoke without id: exit 2" || bad "revoke usage"
+EXP=$("$BIN" key create --db dbk --role admin --ttl 0)
+"$BIN" key list --db dbk | grep -q "^$(echo "$EXP" | cut -c5-12)	.*	expired$" && ok "--ttl 0 is expired at once" || bad "ttl 0"
+checked dbk
+# close-job through the CLI takes a pushed job back: it stays consistent
+"$BIN" close-job --db dbk --job J-yx-004 && "$BIN" delete --db dbk --job J-yx-005 && ok "close-job and delete with push bookkeeping" || bad "close/delete"
+checked dbk
+
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -62,12 +62,18 @@ typedef struct sg_msg_req {
 /* sg_msg_req_get returns the value of query parameter key, or NULL. */
 const char *sg_msg_req_get(const sg_msg_req *r, const char *key);
 
-/* sg_msg_req_encode appends the msgpack form of r to out. */
+/* sg_msg_req_encode appends the msgpack form of r (borrowed) to out
+ * (caller-owned).  r must be valid: empty cred/host, a zero
+ * last_event_id and an empty body are left out. */
 void sg_msg_req_encode(const sg_msg_req *r, sg_buf *out);
 /* sg_msg_req_decode decodes untrusted bytes into *out; body points into p,
  * which must outlive *out.  0, or SG_EINVAL/SG_ETOOBIG with e naming the
  * field; *out untouched on error.  Query keys and values longer than the
- * qstore allows are SG_ETOOBIG. */
+ * qstore allows are SG_ETOOBIG.  Rules beyond the table in
+ * docs/protocol.md: v, m and p are required; p starts with '/' and is
+ * UTF-8 without control characters; parameter names are 1-64 bytes and
+ * unique, names and values UTF-8 without NUL; cred and host are
+ * printable ASCII without spaces; acc absent or 0 means JSON. */
 int sg_msg_req_decode(const uint8_t *p, size_t len, sg_msg_req *out,
                       sg_error *e);
 
@@ -90,6 +96,12 @@ typedef struct sg_msg_reply {
     bool more;                      /* events: more after seq */
 } sg_msg_reply;
 
+/* sg_msg_reply_encode appends the msgpack form of r (borrowed) to out;
+ * st/sk are written for a stream reply, seq/more when either is set.
+ * sg_msg_reply_decode decodes untrusted bytes like sg_msg_req_decode:
+ * 0, or SG_EINVAL/SG_ETOOBIG with e naming the field; body points into
+ * p; *out untouched on error.  s (100-599) is required; st and sk come
+ * together or not at all. */
 void sg_msg_reply_encode(const sg_msg_reply *r, sg_buf *out);
 int sg_msg_reply_decode(const uint8_t *p, size_t len, sg_msg_reply *out,
                         sg_error *e);
@@ -107,9 +119,15 @@ typedef struct sg_event {
     size_t data_len;                 /* its length */
 } sg_event;
 
+/* sg_event_encode appends the map of ev (borrowed) to out; a caller
+ * writes the array header (msgpack-c's msgpack_pack_array) before. */
 void sg_event_encode(const sg_event *ev, sg_buf *out);
 /* sg_events_decode walks a msgpack array of events in p, calling cb for
- * each (borrowed for the call); a non-zero cb return stops the walk. */
+ * each (borrowed for the call); a non-zero cb return stops the walk and
+ * is returned.  The whole array is checked before the first call, so cb
+ * never sees part of a bad message: SG_EINVAL with e naming the field
+ * ("[3].worker").  Seqs must increase; data is non-empty UTF-8 without
+ * control characters (one SSE data line). */
 typedef int (*sg_event_cb)(void *arg, const sg_event *ev);
 int sg_events_decode(const uint8_t *p, size_t len, sg_event_cb cb, void *arg,
                      sg_error *e);
@@ -117,6 +135,7 @@ int sg_events_decode(const uint8_t *p, size_t len, sg_event_cb cb, void *arg,
 /* The doorbell the matcher publishes after each commit that added events:
  * 8 bytes, the last seq, big-endian. */
 void sg_doorbell_encode(uint64_t seq, uint8_t out[8]);
+/* sg_doorbell_decode: 0 and *seq, or SG_EINVAL unless len is 8. */
 int sg_doorbell_decode(const uint8_t *p, size_t len, uint64_t *seq);
 
 #endif /* SG_MSG_H */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "songgang/err.h"
+#include "songgang/msg.h"   /* sg_event */
 #include "songgang/proto.h" /* sg_worker, sg_job */
 
 typedef struct sg_store sg_store; /* opaque: an open data directory */
@@ -29,6 +30,16 @@ void sg_store_close(sg_store *s); /* NULL is a no-op */
 /* sg_store_idkey returns the ID-number hash key (SG_IDNUM_KEY_LEN bytes),
  * borrowed for the life of s. */
 const uint8_t *sg_store_idkey(const sg_store *s);
+
+#define SG_TOKEN_SEED_LEN 32 /* bytes of dir/token.key */
+
+/* sg_store_token_seed returns the Ed25519 seed that signs worker tokens
+ * (dir/token.key, 0600, made at the first writable open like idnum.key),
+ * borrowed for the life of s; NULL when a read-only open found none. */
+const uint8_t *sg_store_token_seed(const sg_store *s);
+
+/* sg_store_bytes sets *bytes to the size of the store's used pages. */
+int sg_store_bytes(sg_store *s, uint64_t *bytes);
 
 /* sg_txn_begin starts a transaction; only one write transaction runs at a
  * time (a second writer waits).  *out is returned owned: end it with
@@ -86,6 +97,93 @@ int sg_txn_counts(sg_txn *t, size_t *workers, size_t *jobs);
  * negative SG_E* when the check itself could not run. */
 typedef void (*sg_check_cb)(void *arg, const char *problem);
 int sg_store_check(sg_store *s, sg_check_cb cb, void *arg);
+
+/* sg_id_cb receives one id (borrowed for the call); non-zero stops. */
+typedef int (*sg_id_cb)(void *arg, const char *id);
+
+/* sg_txn_workers_in_region gives cb the id of every worker (seeking or
+ * not) whose village code starts with prefix (0-12 digits), in village
+ * code order then id order.  It reads one contiguous key range of the
+ * region index, so its cost is the number of workers it gives. */
+int sg_txn_workers_in_region(sg_txn *t, const char *prefix, sg_id_cb cb,
+                             void *arg);
+
+/* ---- Events: the push log (docs/protocol.md "Events"). ----
+ * Each event has a global sequence number, from 1, taken from a counter
+ * in the same write transaction as the event, so numbers are committed
+ * with their events and readers see them in order.  Each event also
+ * implies one inbox entry (worker, seq), so one worker's events are read
+ * without scanning the log; sg_store_check verifies both ways. */
+
+/* sg_txn_event_append appends ev (borrowed; its seq is ignored) in write
+ * transaction t and sets *seq to the number it got.  Atomic like a put:
+ * on error nothing of it is written.  SG_EINVAL for empty data. */
+int sg_txn_event_append(sg_txn *t, const sg_event *ev, uint64_t *seq);
+/* sg_txn_last_seq sets *seq to the last number given (0 when none). */
+int sg_txn_last_seq(sg_txn *t, uint64_t *seq);
+
+/* sg_event_raw_cb receives one event, decoded (ev) and as the stored
+ * msgpack map (raw, n); both are borrowed for the call only.  Non-zero
+ * stops the walk and is returned. */
+typedef int (*sg_event_raw_cb)(void *arg, const sg_event *ev,
+                               const uint8_t *raw, size_t n);
+/* sg_txn_events_after walks the global log from seq after + 1 upwards. */
+int sg_txn_events_after(sg_txn *t, uint64_t after, sg_event_raw_cb cb,
+                        void *arg);
+/* sg_txn_inbox_after walks the events for worker with seq > after, in seq
+ * order (through its inbox entries). */
+int sg_txn_inbox_after(sg_txn *t, const char *worker, uint64_t after,
+                       sg_event_raw_cb cb, void *arg);
+
+/* ---- Pushed sets: the workers each job was pushed to (for `removed`). */
+
+/* sg_txn_pushed_add records that job was pushed to worker (idempotent). */
+int sg_txn_pushed_add(sg_txn *t, const char *job, const char *worker);
+/* sg_txn_pushed_each gives cb each worker job was pushed to, in an order
+ * of their own; cb must not change the set. */
+int sg_txn_pushed_each(sg_txn *t, const char *job, sg_id_cb cb, void *arg);
+/* sg_txn_pushed_clear empties job's set (deleting a job does this too). */
+int sg_txn_pushed_clear(sg_txn *t, const char *job);
+
+/* ---- Credentials: API keys and worker tokens (matcher/auth.c). ----
+ * A key is stored only as the BLAKE2b-256 hash of the whole key, looked
+ * up by that hash; its id names it for `key list` and `key revoke`.  A
+ * token is signed, so only its id, worker and expiry are stored (to
+ * revoke it).  Keys and tokens share one namespace of ids. */
+
+#define SG_CRED_ID_LEN 8    /* lowercase hex digits of an id */
+#define SG_CRED_HASH_LEN 32 /* BLAKE2b-256 of a key */
+
+typedef struct sg_cred {
+    char id[SG_CRED_ID_LEN + 1];   /* 8 lowercase hex digits */
+    bool token;                    /* a worker token (else an API key) */
+    uint8_t role;                  /* enum sg_role (songgang/auth.h) */
+    char scope[SG_REGION_LEN + 1]; /* region prefix; "" = everywhere */
+    char employer[SG_ID_MAX + 1];  /* employer role: its employer id */
+    char worker[SG_ID_MAX + 1];    /* token: its worker id */
+    int64_t created;               /* unix seconds */
+    int64_t expires;               /* unix seconds; 0 = never */
+    bool revoked;                  /* revoked by id */
+    uint8_t hash[SG_CRED_HASH_LEN]; /* key: hash of the key; token: 0 */
+} sg_cred;
+
+/* sg_txn_cred_add stores a new key or token record c (borrowed):
+ * SG_EEXIST when its id (or a key's hash) is taken, SG_EINVAL for a bad
+ * id.  Atomic like a put. */
+int sg_txn_cred_add(sg_txn *t, const sg_cred *c);
+/* sg_txn_key_get reads the key record stored under hash into *out:
+ * 0, SG_ENOTFOUND or SG_ECORRUPT. */
+int sg_txn_key_get(sg_txn *t, const uint8_t hash[SG_CRED_HASH_LEN],
+                   sg_cred *out);
+/* sg_txn_token_get reads the token record with id into *out, likewise. */
+int sg_txn_token_get(sg_txn *t, const char *id, sg_cred *out);
+/* sg_txn_cred_revoke marks the key or token with id revoked (idempotent):
+ * 0 or SG_ENOTFOUND. */
+int sg_txn_cred_revoke(sg_txn *t, const char *id);
+/* sg_txn_cred_each gives cb every key (in id order), then every token;
+ * records are borrowed for the call, non-zero stops the walk. */
+typedef int (*sg_cred_cb)(void *arg, const sg_cred *c);
+int sg_txn_cred_each(sg_txn *t, sg_cred_cb cb, void *arg);
 
 /* ---- Postings: the indexes that matching reads (matcher internal). ----
  * Each posting value carries a compact view of its record (matcher/view.c)

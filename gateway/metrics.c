@@ -1,0 +1,276 @@
+/* gateway/metrics.c -- counters and histograms for GET /metrics in the
+ * Prometheus text format: requests by route pattern (ids replaced, so the
+ * label set stays small and never holds a worker id or a token) and
+ * status, request durations, matcher round trips, open SSE streams and
+ * the LMDB size that the matcher reports to SG /stats.  Plain counters:
+ * only the loop thread writes or reads them. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const double bounds[SG__HIST_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0,
+};
+
+static const char *const route_names[SG__R__COUNT] = {
+    [SG__R_OTHER] = "other",
+    [SG__R_JOBS] = "/v1/jobs",
+    [SG__R_JOB] = "/v1/jobs/{id}",
+    [SG__R_JOB_CANDIDATES] = "/v1/jobs/{id}/candidates",
+    [SG__R_WORKERS] = "/v1/workers",
+    [SG__R_IMPORT] = "/v1/workers:import",
+    [SG__R_WORKER] = "/v1/workers/{id}",
+    [SG__R_WORKER_MATCHES] = "/v1/workers/{id}/matches",
+    [SG__R_WORKER_TOKEN] = "/v1/workers/{id}/token",
+    [SG__R_REGION_JOBS] = "/v1/regions/{code}/jobs",
+    [SG__R_ME] = "/v1/me",
+    [SG__R_ME_MATCHES] = "/v1/me/matches",
+    [SG__R_EVENTS] = "/v1/events",
+    [SG__R_HEALTHZ] = "/healthz",
+    [SG__R_METRICS] = "/metrics",
+};
+
+const char *sg__route_name(int route)
+{
+    if (route < 0 || route >= SG__R__COUNT) {
+        route = SG__R_OTHER;
+    }
+    return route_names[route];
+}
+
+/* is tells whether s[0..n) equals the literal lit. */
+static bool is(const char *s, size_t n, const char *lit)
+{
+    return strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+int sg__route_of(const char *path, size_t len)
+{
+    const char *seg[5];
+    size_t segn[5];
+    int n = 0;
+    size_t i = 0;
+
+    /* Split "/a/b/c" into at most 4 segments (a fifth means too many). */
+    if (len == 0 || path[0] != '/') {
+        return SG__R_OTHER;
+    }
+    while (i < len && n < 5) {
+        size_t j = ++i;
+        while (j < len && path[j] != '/') {
+            j++;
+        }
+        seg[n] = path + i;
+        segn[n] = j - i;
+        n++;
+        i = j;
+    }
+    if (i < len || n == 5) {
+        return SG__R_OTHER;
+    }
+    if (n == 1 && is(seg[0], segn[0], "healthz")) {
+        return SG__R_HEALTHZ;
+    }
+    if (n == 1 && is(seg[0], segn[0], "metrics")) {
+        return SG__R_METRICS;
+    }
+    if (n < 2 || !is(seg[0], segn[0], "v1") || segn[n - 1] == 0) {
+        return SG__R_OTHER;
+    }
+    if (is(seg[1], segn[1], "jobs")) {
+        if (n == 2) {
+            return SG__R_JOBS;
+        }
+        if (n == 3) {
+            return SG__R_JOB;
+        }
+        if (n == 4 && is(seg[3], segn[3], "candidates")) {
+            return SG__R_JOB_CANDIDATES;
+        }
+    } else if (is(seg[1], segn[1], "workers") && n <= 4) {
+        if (n == 2) {
+            return SG__R_WORKERS;
+        }
+        if (n == 3) {
+            return SG__R_WORKER;
+        }
+        if (is(seg[3], segn[3], "matches")) {
+            return SG__R_WORKER_MATCHES;
+        }
+        if (is(seg[3], segn[3], "token")) {
+            return SG__R_WORKER_TOKEN;
+        }
+    } else if (n == 2 && is(seg[1], segn[1], "workers:import")) {
+        return SG__R_IMPORT;
+    } else if (n == 4 && is(seg[1], segn[1], "regions") &&
+               is(seg[3], segn[3], "jobs")) {
+        return SG__R_REGION_JOBS;
+    } else if (is(seg[1], segn[1], "me")) {
+        if (n == 2) {
+            return SG__R_ME;
+        }
+        if (n == 3 && is(seg[2], segn[2], "matches")) {
+            return SG__R_ME_MATCHES;
+        }
+    } else if (n == 2 && is(seg[1], segn[1], "events")) {
+        return SG__R_EVENTS;
+    }
+    return SG__R_OTHER;
+}
+
+static void observe(sg__hist *h, double secs)
+{
+    for (int i = 0; i < SG__HIST_BUCKETS; i++) {
+        if (secs <= bounds[i]) {
+            h->n[i]++;
+        }
+    }
+    h->count++;
+    h->sum += secs;
+}
+
+void sg__metrics_request(sg__metrics *m, int route, int status, double secs)
+{
+    if (route < 0 || route >= SG__R__COUNT) {
+        route = SG__R_OTHER;
+    }
+    if (status < 100 || status > 599) {
+        status = 500;
+    }
+    m->req[route][status]++;
+    observe(&m->dur[route], secs);
+}
+
+void sg__metrics_rtt(sg__metrics *m, double secs)
+{
+    observe(&m->rtt, secs);
+}
+
+int sg__metrics_stats(sg__metrics *m, const uint8_t *body, size_t len)
+{
+    json_error_t je;
+    json_t *root = json_loadb((const char *)body, len, 0, &je);
+    json_t *v = root ? json_object_get(root, "lmdb_bytes") : NULL;
+    int rc = SG_EINVAL;
+
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        m->lmdb_bytes = (uint64_t)json_integer_value(v);
+        m->have_lmdb = true;
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* printf_buf appends formatted text to out. */
+static void printf_buf(sg_buf *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void printf_buf(sg_buf *out, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        sg_buf_append(out, line,
+                      (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    }
+}
+
+static void render_hist(sg_buf *out, const char *name, const char *labels,
+                        const sg__hist *h)
+{
+    const char *sep = labels[0] != '\0' ? "," : "";
+
+    for (int i = 0; i < SG__HIST_BUCKETS; i++) {
+        printf_buf(out, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name,
+                   labels, sep, bounds[i], h->n[i]);
+    }
+    printf_buf(out, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels,
+               sep, h->count);
+    if (labels[0] != '\0') {
+        printf_buf(out, "%s_sum{%s} %.6f\n", name, labels, h->sum);
+        printf_buf(out, "%s_count{%s} %" PRIu64 "\n", name, labels, h->count);
+    } else {
+        printf_buf(out, "%s_sum %.6f\n", name, h->sum);
+        printf_buf(out, "%s_count %" PRIu64 "\n", name, h->count);
+    }
+}
+
+void sg__metrics_render(sg_gateway *g, sg_buf *out)
+{
+    const sg__metrics *m = &g->metrics;
+    char labels[96];
+
+    printf_buf(out, "# HELP songgang_http_requests_total HTTP requests "
+                    "answered, by route and status.\n"
+                    "# TYPE songgang_http_requests_total counter\n");
+    for (int r = 0; r < SG__R__COUNT; r++) {
+        for (int s = 100; s < 600; s++) {
+            if (m->req[r][s] != 0) {
+                printf_buf(out,
+                           "songgang_http_requests_total{route=\"%s\","
+                           "status=\"%d\"} %" PRIu64 "\n",
+                           route_names[r], s, m->req[r][s]);
+            }
+        }
+    }
+    printf_buf(out, "# HELP songgang_http_request_duration_seconds From a "
+                    "request's first byte to its answer.\n"
+                    "# TYPE songgang_http_request_duration_seconds "
+                    "histogram\n");
+    for (int r = 0; r < SG__R__COUNT; r++) {
+        if (m->dur[r].count != 0) {
+            snprintf(labels, sizeof labels, "route=\"%s\"", route_names[r]);
+            render_hist(out, "songgang_http_request_duration_seconds", labels,
+                        &m->dur[r]);
+        }
+    }
+    printf_buf(out, "# HELP songgang_matcher_rtt_seconds Request message "
+                    "sent to reply received.\n"
+                    "# TYPE songgang_matcher_rtt_seconds histogram\n");
+    render_hist(out, "songgang_matcher_rtt_seconds", "", &m->rtt);
+    printf_buf(out,
+               "# HELP songgang_sse_streams Open Server-Sent Events "
+               "streams.\n# TYPE songgang_sse_streams gauge\n"
+               "songgang_sse_streams %zu\n",
+               g->events.nstreams);
+    printf_buf(out,
+               "# HELP songgang_sse_streams_dropped_total Streams ended "
+               "because the client read too slowly.\n"
+               "# TYPE songgang_sse_streams_dropped_total counter\n"
+               "songgang_sse_streams_dropped_total %" PRIu64 "\n",
+               m->streams_dropped);
+    printf_buf(out,
+               "# HELP songgang_http_connections Open client "
+               "connections.\n# TYPE songgang_http_connections gauge\n"
+               "songgang_http_connections %d\n",
+               g->nconns);
+    printf_buf(out,
+               "# HELP songgang_http_connections_rejected_total "
+               "Connections answered 503 over max_conns.\n"
+               "# TYPE songgang_http_connections_rejected_total counter\n"
+               "songgang_http_connections_rejected_total %" PRIu64 "\n",
+               m->conns_rejected);
+    printf_buf(out,
+               "# HELP songgang_matcher_up Whether a connection to the "
+               "matcher is up.\n# TYPE songgang_matcher_up gauge\n"
+               "songgang_matcher_up %d\n",
+               sg__client_up(&g->client) ? 1 : 0);
+    if (m->have_lmdb) {
+        printf_buf(out,
+                   "# HELP songgang_lmdb_bytes Size of the matcher's LMDB "
+                   "data, as of the last SG /stats.\n"
+                   "# TYPE songgang_lmdb_bytes gauge\n"
+                   "songgang_lmdb_bytes %" PRIu64 "\n",
+                   m->lmdb_bytes);
+    }
+}

@@ -1,0 +1,226 @@
+/* matcher/push.c -- push events: which workers hear about a job write, and
+ * a returning worker's fresh list (docs/api.md "Push").
+ * Pushes run inside the write transaction of the record write that causes
+ * them, so an event exists exactly when its cause was committed, and its
+ * seq is committed with it (store.c).  The job remembers whom it reached
+ * (the pushed set), so closing it can take it back from exactly them.
+ * Runs on the thread that owns the write transaction (the service's
+ * writer, or the CLI). */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "songgang/match.h"
+#include "songgang/msg.h"
+#include "songgang/store.h"
+
+#define LIST_TOP 20 /* matches in a `list` event */
+
+/* The tier words of a reason, as match.c writes them. */
+static const char *const tier_zh[SG_TRAVEL__COUNT] = {
+    "同村", "同镇", "同县", "同市", "同省", "省外",
+};
+
+/* append sends one event of type to worker w (its region rides along for
+ * region streams); data is taken (json_decref'd). */
+static int append(sg__push *p, const char *type, const sg_worker *w,
+                  json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(data);
+    if (text == NULL) {
+        abort(); /* out of memory */
+    }
+    sg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    snprintf(ev.type, sizeof(ev.type), "%s", type);
+    memcpy(ev.worker, w->id, sizeof(ev.worker));
+    memcpy(ev.region, w->region, sizeof(ev.region));
+    ev.data = text;
+    ev.data_len = strlen(text);
+    uint64_t seq;
+    int rc = sg_txn_event_append(p->t, &ev, &seq);
+    free(text);
+    if (rc == 0 && seq > p->last_seq) {
+        p->last_seq = seq;
+    }
+    return rc;
+}
+
+/* job_reason says why the job suits the worker, from the worker's side
+ * ("同县 21.1公里 · 焊工 · 月薪4500-6500元 · 工业园区"), as match.c's
+ * job_reason does for /matches: the ranking that chose the recipients
+ * ran from the job's side, whose reason speaks of the worker. */
+static void job_reason(char *out, size_t cap, const sg_match *m,
+                       const sg_job *j, const sg_worker *w)
+{
+    char loc[64], wage[64], skill[80] = "";
+    if (m->has_km) {
+        snprintf(loc, sizeof(loc), "%s %.1f公里", tier_zh[m->tier], m->km);
+    } else {
+        snprintf(loc, sizeof(loc), "%s", tier_zh[m->tier]);
+    }
+    sg_skill s = j->nrequired > 0 ? j->required[0] : 0;
+    for (size_t i = 0; s == 0 && i < j->npreferred; i++) {
+        for (size_t k = 0; k < w->nskills; k++) {
+            if (w->skills[k] == j->preferred[i]) {
+                s = j->preferred[i];
+                break;
+            }
+        }
+    }
+    if (j->wage_min == j->wage_max) {
+        snprintf(wage, sizeof(wage), "月薪%d元", (int)j->wage_max);
+    } else {
+        snprintf(wage, sizeof(wage), "月薪%d-%d元", (int)j->wage_min,
+                 (int)j->wage_max);
+    }
+    if (s != 0) {
+        snprintf(skill, sizeof(skill), " · %s", sg_skill_name_zh(s));
+    }
+    snprintf(out, cap, "%s%s · %s · %s", loc, skill, wage,
+             sg_enum_label_zh(SG_ENUM_SOURCE, j->source));
+}
+
+static json_t *match_data(const sg_job *j, const sg_match *m,
+                          const sg_worker *w)
+{
+    char reason[256];
+    job_reason(reason, sizeof(reason), m, j, w);
+    json_t *o = json_object();
+    json_object_set_new(o, "job", json_string(j->id));
+    json_object_set_new(o, "title", json_string(j->title));
+    json_object_set_new(o, "employer", json_string(j->employer));
+    json_object_set_new(o, "source",
+                        json_string(sg_enum_name(SG_ENUM_SOURCE, j->source)));
+    json_object_set_new(o, "score", json_integer(m->score));
+    json_object_set_new(o, "tier",
+                        json_string(sg_enum_name(SG_ENUM_TRAVEL, m->tier)));
+    json_object_set_new(o, "site", json_string(m->site));
+    json_object_set_new(o, "km", m->has_km
+                                     ? json_real(round(m->km * 10) / 10)
+                                     : json_null());
+    json_object_set_new(o, "reason", json_string(reason));
+    json_object_set_new(o, "wage_min", json_integer(j->wage_min));
+    json_object_set_new(o, "wage_max", json_integer(j->wage_max));
+    return o;
+}
+
+/* ids is a growable list of worker ids (the old pushed set). */
+typedef struct ids {
+    char (*v)[SG_ID_MAX + 1]; /* owned array */
+    size_t n;                 /* used */
+    size_t cap;               /* allocated */
+} ids;
+
+static int collect(void *arg, const char *id)
+{
+    ids *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = realloc(l->v, l->cap * sizeof(*l->v));
+        if (l->v == NULL) {
+            abort();
+        }
+    }
+    snprintf(l->v[l->n++], SG_ID_MAX + 1, "%s", id);
+    return 0;
+}
+
+static bool same_job(const sg_job *a, const sg_job *b)
+{
+    sg_buf x, y;
+    sg_buf_init(&x);
+    sg_buf_init(&y);
+    sg_job_encode(a, &x);
+    sg_job_encode(b, &y);
+    bool same = x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+    sg_buf_free(&x);
+    sg_buf_free(&y);
+    return same;
+}
+
+/* removed takes job back from worker id; a worker deleted since has no
+ * stream left to tell. */
+static int removed(sg__push *p, const char *job, const char *id)
+{
+    sg_worker w;
+    int rc = sg_txn_get_worker(p->t, id, &w);
+    if (rc == SG_ENOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "job", json_string(job));
+    return append(p, "removed", &w, o);
+}
+
+int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job)
+{
+    if (old != NULL && same_job(old, job)) {
+        return 0;
+    }
+    /* Who had it before. */
+    ids before = {0};
+    int rc = sg_txn_pushed_each(p->t, job->id, collect, &before);
+    sg_match_list l = {0};
+    bool live = job->state == SG_JOB_OPEN && job->openings > 0;
+    if (rc == 0 && live) {
+        sg_match_opts mo = {.as_of = p->as_of, .limit = p->top, .w = p->w};
+        rc = sg_match_job(p->t, job->id, &mo, &l);
+    }
+    /* Take it back from whoever is no longer among the recipients. */
+    for (size_t i = 0; rc == 0 && i < before.n; i++) {
+        bool still = false;
+        for (size_t k = 0; k < l.n && !still; k++) {
+            still = strcmp(l.items[k].id, before.v[i]) == 0;
+        }
+        if (!still) {
+            rc = removed(p, job->id, before.v[i]);
+        }
+    }
+    if (rc == 0) {
+        rc = sg_txn_pushed_clear(p->t, job->id);
+    }
+    /* Send it to each recipient, best first, and remember them. */
+    for (size_t k = 0; rc == 0 && k < l.n; k++) {
+        sg_worker w;
+        rc = sg_txn_get_worker(p->t, l.items[k].id, &w);
+        if (rc == 0) {
+            rc = append(p, "match", &w, match_data(job, &l.items[k], &w));
+        }
+        if (rc == 0) {
+            rc = sg_txn_pushed_add(p->t, job->id, w.id);
+        }
+    }
+    sg_match_list_free(&l);
+    free(before.v);
+    return rc;
+}
+
+int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w)
+{
+    if (old == NULL || old->status == w->status ||
+        (w->status != SG_STATUS_RETURNED && w->status != SG_STATUS_IDLE)) {
+        return 0;
+    }
+    sg_match_opts mo = {.as_of = p->as_of, .limit = LIST_TOP, .w = p->w};
+    sg_match_list l = {0};
+    int rc = sg_match_worker(p->t, w->id, &mo, &l);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < l.n; i++) {
+        json_array_append_new(arr, sg_match_to_jv(&l.items[i], true));
+    }
+    sg_match_list_free(&l);
+    json_t *o = json_object();
+    json_object_set_new(o, "matches", arr);
+    return append(p, "list", w, o);
+}
