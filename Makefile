@@ -80,6 +80,7 @@ unit: all
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 e2e: all
 	@sh tests/e2e_cli.sh $(B)/songgang
+	@bash tests/e2e_http.sh $(B)
 
 asan:
 	$(MAKE) B=build/asan EXTRA="$(SAN)" CFLAGS="-O1 -g" unit e2e

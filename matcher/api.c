@@ -22,32 +22,32 @@
 #include "songgang/auth.h"
 
 #define DEFAULT_PUSH_TOP 50
-#define JOBS_LIMIT_MAX 100  /* GET /v1/jobs */
-#define EVENTS_MAX 1000     /* events in one backlog or poll reply */
-#define SCAN_MAX 100000     /* log entries one region backlog may read */
+#define JOBS_LIMIT_MAX 100     /* GET /v1/jobs */
+#define EVENTS_MAX 1000        /* events in one backlog or poll reply */
+#define SCAN_MAX 100000        /* log entries one region backlog may read */
 #define IMPORT_ERRORS_MAX 1000 /* per-line errors listed in one reply */
-#define TOKEN_TTL_MAX 365   /* days */
+#define TOKEN_TTL_MAX 365      /* days */
 
 struct sg_api {
-    sg_store *s;              /* the store (borrowed) */
-    sg_auth auth;             /* token keys */
-    int push_top;             /* candidates pushed per job write */
-    sg_weights w;             /* the score weights */
-    uint8_t cand_key[32];     /* keys the opaque ids of masked candidates */
+    sg_store *s;          /* the store (borrowed) */
+    sg_auth auth;         /* token keys */
+    int push_top;         /* candidates pushed per job write */
+    sg_weights w;         /* the score weights */
+    uint8_t cand_key[32]; /* keys the opaque ids of masked candidates */
 };
 
 /* rq is one request being answered. */
 typedef struct rq {
-    sg_api *a;                      /* the API */
-    sg_txn *t;                      /* its transaction */
-    const sg_msg_req *req;          /* the request (borrowed) */
-    sg_msg_reply *reply;            /* the reply being filled */
-    sg_buf *body;                   /* the reply's bytes (caller's) */
-    size_t off;                     /* where they start in body */
-    bool msgpack;                   /* answer in msgpack */
-    sg_principal who;               /* the caller */
-    char arg[SG_MSG_PATH_MAX + 1];  /* the {id} or {code} of the path */
-    sg__push push;                  /* events appended so far */
+    sg_api *a;                     /* the API */
+    sg_txn *t;                     /* its transaction */
+    const sg_msg_req *req;         /* the request (borrowed) */
+    sg_msg_reply *reply;           /* the reply being filled */
+    sg_buf *body;                  /* the reply's bytes (caller's) */
+    size_t off;                    /* where they start in body */
+    bool msgpack;                  /* answer in msgpack */
+    sg_principal who;              /* the caller */
+    char arg[SG_MSG_PATH_MAX + 1]; /* the {id} or {code} of the path */
+    sg__push push;                 /* events appended so far */
 } rq;
 
 int sg_api_open(sg_api **out, sg_store *s, const sg_api_opts *o)
@@ -63,8 +63,7 @@ int sg_api_open(sg_api **out, sg_store *s, const sg_api_opts *o)
         abort();
     }
     a->s = s;
-    a->push_top = o != NULL && o->push_top > 0 ? o->push_top
-                                                : DEFAULT_PUSH_TOP;
+    a->push_top = o != NULL && o->push_top > 0 ? o->push_top : DEFAULT_PUSH_TOP;
     if (a->push_top > SG_MATCH_LIMIT_MAX) {
         a->push_top = SG_MATCH_LIMIT_MAX;
     }
@@ -142,8 +141,7 @@ static void jv_pack(msgpack_packer *pk, json_t *v)
         break;
     case JSON_STRING:
         msgpack_pack_str(pk, json_string_length(v));
-        msgpack_pack_str_body(pk, json_string_value(v),
-                              json_string_length(v));
+        msgpack_pack_str_body(pk, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
         msgpack_pack_int64(pk, json_integer_value(v));
@@ -391,13 +389,11 @@ static int param_long(rq *r, const char *name, long lo, long hi, long def,
         return 0;
     }
     if (v[0] == '\0' || !digits_ok(v, 18)) {
-        return fail(r, 400, name, "must be an integer from %ld to %ld", lo,
-                    hi);
+        return fail(r, 400, name, "must be an integer from %ld to %ld", lo, hi);
     }
     long x = strtol(v, NULL, 10);
     if (x < lo || x > hi) {
-        return fail(r, 400, name, "must be an integer from %ld to %ld", lo,
-                    hi);
+        return fail(r, 400, name, "must be an integer from %ld to %ld", lo, hi);
     }
     *out = x;
     return 0;
@@ -610,14 +606,13 @@ static int h_jobs_list(rq *r)
     const char *source = sg_msg_req_get(r->req, "source");
     const char *state = sg_msg_req_get(r->req, "state");
     int rc;
-    if (region != NULL && (region[0] == '\0' ||
-                           !digits_ok(region, SG_REGION_LEN))) {
+    if (region != NULL &&
+        (region[0] == '\0' || !digits_ok(region, SG_REGION_LEN))) {
         return fail(r, 400, "region", "must be a region code prefix");
     }
     l.region = region;
-    if (source != NULL &&
-        (l.source = sg_enum_parse(SG_ENUM_SOURCE, source, strlen(source))) <
-            0) {
+    if (source != NULL && (l.source = sg_enum_parse(SG_ENUM_SOURCE, source,
+                                                    strlen(source))) < 0) {
         return fail(r, 400, "source", "not a job source");
     }
     if (state != NULL &&
@@ -650,8 +645,7 @@ static void masked_id(const sg_api *a, const char *job, const char *id,
 {
     uint8_t h[8];
     crypto_generichash_state st;
-    crypto_generichash_init(&st, a->cand_key, sizeof(a->cand_key),
-                            sizeof(h));
+    crypto_generichash_init(&st, a->cand_key, sizeof(a->cand_key), sizeof(h));
     crypto_generichash_update(&st, (const uint8_t *)job, strlen(job) + 1);
     crypto_generichash_update(&st, (const uint8_t *)id, strlen(id));
     crypto_generichash_final(&st, h, sizeof(h));
@@ -665,8 +659,8 @@ static int h_candidates(rq *r)
     long limit;
     int32_t as_of;
     int rc = load_job(r, r->arg, &j);
-    if (rc != 0 || (rc = param_long(r, "limit", 1, SG_MATCH_LIMIT_MAX, 50,
-                                     &limit)) != 0 ||
+    if (rc != 0 ||
+        (rc = param_long(r, "limit", 1, SG_MATCH_LIMIT_MAX, 50, &limit)) != 0 ||
         (rc = param_as_of(r, &as_of)) != 0) {
         return rc;
     }
@@ -683,8 +677,8 @@ static int h_candidates(rq *r)
         rc = sg_txn_get_worker(r->t, m->id, &w);
         /* An employer sees a summary; so does a scoped admin for a worker
          * outside its scope. */
-        if (rc != 0 || (r->who.role == SG_ROLE_ADMIN &&
-                        under(w.region, r->who.scope))) {
+        if (rc != 0 ||
+            (r->who.role == SG_ROLE_ADMIN && under(w.region, r->who.scope))) {
             json_array_append_new(arr, full);
             continue;
         }
@@ -698,9 +692,9 @@ static int h_candidates(rq *r)
         json_object_set(o, "parts", json_object_get(full, "parts"));
         json_object_set(o, "tier", json_object_get(full, "tier"));
         json_object_set_new(o, "township", json_string(township));
-        json_object_set_new(o, "labor_class",
-                            json_string(sg_enum_name(SG_ENUM_LABOR,
-                                                     w.labor_class)));
+        json_object_set_new(
+            o, "labor_class",
+            json_string(sg_enum_name(SG_ENUM_LABOR, w.labor_class)));
         json_object_set(o, "reason", json_object_get(full, "reason"));
         json_decref(full);
         json_array_append_new(arr, o);
@@ -795,8 +789,8 @@ static int matches(rq *r, const char *id)
     long limit;
     int32_t as_of;
     int rc = load_worker(r, id, &w);
-    if (rc != 0 || (rc = param_long(r, "limit", 1, SG_MATCH_LIMIT_MAX, 20,
-                                     &limit)) != 0 ||
+    if (rc != 0 ||
+        (rc = param_long(r, "limit", 1, SG_MATCH_LIMIT_MAX, 20, &limit)) != 0 ||
         (rc = param_as_of(r, &as_of)) != 0) {
         return rc;
     }
@@ -866,8 +860,7 @@ static int h_token(rq *r)
     }
     char url[SG_TOKEN_MAX + 300], exp[26];
     if (host_ok(r->req->host)) {
-        snprintf(url, sizeof(url), "http://%s/m/?token=%s", r->req->host,
-                 tok);
+        snprintf(url, sizeof(url), "http://%s/m/?token=%s", r->req->host, tok);
     } else {
         snprintf(url, sizeof(url), "/m/?token=%s", tok);
     }
@@ -890,8 +883,8 @@ static int import_line(rq *r, const char *line, size_t len, long lineno,
     sg_error e;
     sg_error_clear(&e);
     sg_kind kind;
-    int rc = sg_json_decode(line, len, SG_KIND_WORKER,
-                            sg_store_idkey(r->a->s), &kind, &w, NULL, &e);
+    int rc = sg_json_decode(line, len, SG_KIND_WORKER, sg_store_idkey(r->a->s),
+                            &kind, &w, NULL, &e);
     bool exists = false;
     if (rc == 0) {
         rc = sg_txn_get_worker(r->t, w.id, &old);
@@ -922,9 +915,8 @@ static int import_line(rq *r, const char *line, size_t len, long lineno,
         json_t *o = json_object();
         json_object_set_new(o, "line", json_integer(lineno));
         json_object_set_new(o, "field", json_string(e.field));
-        json_object_set_new(o, "reason",
-                            json_string(e.reason[0] ? e.reason
-                                                    : sg_strerror(rc)));
+        json_object_set_new(
+            o, "reason", json_string(e.reason[0] ? e.reason : sg_strerror(rc)));
         json_array_append_new(errors, o);
     }
     return 1;
@@ -1030,9 +1022,9 @@ static int count_fits(rq *r, const char *code, int32_t as_of, json_t *map)
         rc = sg_match_worker(r->t, w.id, &mo, &l);
         for (size_t k = 0; rc == 0 && k < l.n; k++) {
             json_t *c = json_object_get(map, l.items[k].id);
-            json_object_set_new(map, l.items[k].id,
-                                json_integer(c ? json_integer_value(c) + 1
-                                               : 1));
+            json_object_set_new(
+                map, l.items[k].id,
+                json_integer(c ? json_integer_value(c) + 1 : 1));
         }
         sg_match_list_free(&l);
     }
@@ -1085,8 +1077,8 @@ static int h_region_jobs(rq *r)
         json_object_set_new(o, "job", json_string(j.id));
         json_object_set_new(o, "title", json_string(j.title));
         json_object_set_new(o, "employer", json_string(j.employer));
-        json_object_set_new(o, "source", json_string(sg_enum_name(
-                                             SG_ENUM_SOURCE, j.source)));
+        json_object_set_new(
+            o, "source", json_string(sg_enum_name(SG_ENUM_SOURCE, j.source)));
         json_object_set_new(o, "fits", json_integer(fits[i].fits));
         json_object_set_new(o, "wage_min", json_integer(j.wage_min));
         json_object_set_new(o, "wage_max", json_integer(j.wage_max));
@@ -1117,8 +1109,7 @@ typedef struct backlog {
     bool more;          /* stopped before the end */
 } backlog;
 
-static int on_event(void *arg, const sg_event *ev, const uint8_t *raw,
-                    size_t n)
+static int on_event(void *arg, const sg_event *ev, const uint8_t *raw, size_t n)
 {
     backlog *b = arg;
     if (b->n == b->max || b->scanned == b->scan_max) {
@@ -1191,8 +1182,7 @@ static int h_events(rq *r)
         worker = r->who.worker;
     }
     if ((worker == NULL) == (region == NULL)) {
-        return fail(r, 400, "worker",
-                    "give exactly one of worker and region");
+        return fail(r, 400, "worker", "give exactly one of worker and region");
     }
     if (worker != NULL) {
         sg_worker w;
@@ -1200,8 +1190,8 @@ static int h_events(rq *r)
             return rc;
         }
         sg_buf_init(&b.items);
-        rc = sg_txn_inbox_after(r->t, w.id, r->req->last_event_id, on_event,
-                                &b);
+        rc =
+            sg_txn_inbox_after(r->t, w.id, r->req->last_event_id, on_event, &b);
         r->reply->stream = SG_STREAM_WORKER;
         snprintf(r->reply->stream_key, sizeof(r->reply->stream_key), "%s",
                  w.id);
@@ -1289,10 +1279,10 @@ static int h_stats(rq *r)
 #define ROLE(x) (1u << SG_ROLE_##x)
 
 typedef struct route {
-    const char *method;   /* GET, POST, PUT, DELETE, SG */
-    const char *pattern;  /* path; '*' stands for one segment */
-    unsigned roles;       /* ROLE() bits; 0 = no credential (internal) */
-    int (*fn)(rq *r);     /* the handler */
+    const char *method;  /* GET, POST, PUT, DELETE, SG */
+    const char *pattern; /* path; '*' stands for one segment */
+    unsigned roles;      /* ROLE() bits; 0 = no credential (internal) */
+    int (*fn)(rq *r);    /* the handler */
 } route;
 
 static const route routes[] = {
@@ -1310,23 +1300,20 @@ static const route routes[] = {
     {"GET", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
      h_worker_get},
     {"PUT", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER), h_worker_put},
-    {"GET", "/v1/workers/*/matches",
-     ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER), h_worker_matches},
+    {"GET", "/v1/workers/*/matches", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+     h_worker_matches},
     {"POST", "/v1/workers/*/token", ROLE(ADMIN) | ROLE(OFFICER), h_token},
-    {"GET", "/v1/regions/*/jobs", ROLE(ADMIN) | ROLE(OFFICER),
-     h_region_jobs},
+    {"GET", "/v1/regions/*/jobs", ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs},
     {"GET", "/v1/me", ROLE(WORKER), h_me},
     {"GET", "/v1/me/matches", ROLE(WORKER), h_me_matches},
-    {"GET", "/v1/events", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_events},
+    {"GET", "/v1/events", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER), h_events},
     {"SG", "/events/poll", 0, h_poll},
     {"SG", "/stats", 0, h_stats},
 };
 
 /* path_match matches path against pattern, copying the one '*' segment
  * (non-empty, no '/') into arg. */
-static bool path_match(const char *pat, const char *path, char *arg,
-                       size_t cap)
+static bool path_match(const char *pat, const char *path, char *arg, size_t cap)
 {
     while (*pat != '\0') {
         if (*pat == '*') {
@@ -1374,20 +1361,18 @@ static int dispatch(rq *r)
         if (r->req->cred[0] == '\0') {
             return fail(r, 401, "", "a credential is required");
         }
-        int rc = sg_auth_check(&r->a->auth, r->t, r->req->cred, time(NULL),
-                               &r->who);
+        int rc =
+            sg_auth_check(&r->a->auth, r->t, r->req->cred, time(NULL), &r->who);
         if (rc == SG_ENOTFOUND) {
-            return fail(r, 401, "",
-                        "unknown, expired or revoked credential");
+            return fail(r, 401, "", "unknown, expired or revoked credential");
         }
         if (rc != 0) {
             return fail_rc(r, rc, NULL);
         }
         if (!(rt->roles & (1u << r->who.role))) {
-            return fail(r, 403, "", "this route is not open to %s",
-                        role_words[r->who.role < SG_ROLE__COUNT
-                                       ? r->who.role
-                                       : 0]);
+            return fail(
+                r, 403, "", "this route is not open to %s",
+                role_words[r->who.role < SG_ROLE__COUNT ? r->who.role : 0]);
         }
     }
     return rt->fn(r);

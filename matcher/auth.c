@@ -104,8 +104,7 @@ static void new_id(char id[SG_CRED_ID_LEN + 1])
     sodium_bin2hex(id, SG_CRED_ID_LEN + 1, r, sizeof(r));
 }
 
-int sg_auth_key_create(sg_txn *t, const sg_cred *tmpl,
-                       char out[SG_KEY_LEN + 1],
+int sg_auth_key_create(sg_txn *t, const sg_cred *tmpl, char out[SG_KEY_LEN + 1],
                        char id[SG_CRED_ID_LEN + 1], sg_error *e)
 {
     int role = tmpl->role;
@@ -251,9 +250,8 @@ static int check_token(const sg_auth *a, sg_txn *t, const char *cred,
                        int64_t now, sg_principal *out)
 {
     size_t n = strlen(cred);
-    if (!a->have || n < 4 + SG_CRED_ID_LEN + 5 + SIG_HEX ||
-        n > SG_TOKEN_MAX || cred[n - SIG_HEX - 1] != '_' ||
-        !lhex_ok(cred + n - SIG_HEX, SIG_HEX)) {
+    if (!a->have || n < 4 + SG_CRED_ID_LEN + 5 + SIG_HEX || n > SG_TOKEN_MAX ||
+        cred[n - SIG_HEX - 1] != '_' || !lhex_ok(cred + n - SIG_HEX, SIG_HEX)) {
         return SG_ENOTFOUND;
     }
     const char *body = cred + 4;
@@ -261,8 +259,8 @@ static int check_token(const sg_auth *a, sg_txn *t, const char *cred,
     uint8_t sig[crypto_sign_BYTES];
     if (sodium_hex2bin(sig, sizeof(sig), cred + n - SIG_HEX, SIG_HEX, NULL,
                        NULL, NULL) != 0 ||
-        crypto_sign_verify_detached(sig, (const uint8_t *)body, blen,
-                                    a->pk) != 0) {
+        crypto_sign_verify_detached(sig, (const uint8_t *)body, blen, a->pk) !=
+            0) {
         return SG_ENOTFOUND;
     }
     /* Signed, so well formed as issued; parse it all the same. */
@@ -307,8 +305,8 @@ static int check_token(const sg_auth *a, sg_txn *t, const char *cred,
     return 0;
 }
 
-int sg_auth_check(const sg_auth *a, sg_txn *t, const char *cred,
-                  int64_t now, sg_principal *out)
+int sg_auth_check(const sg_auth *a, sg_txn *t, const char *cred, int64_t now,
+                  sg_principal *out)
 {
     if (cred == NULL || strlen(cred) > SG_TOKEN_MAX) {
         return SG_ENOTFOUND;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "gen.h"
+#include "serve.h"
 #include "internal.h"
 #include "songgang/auth.h"
 #include "songgang/match.h"
@@ -38,6 +39,10 @@ static const char usage_text[] =
     "  candidates --db DIR --job ID [--limit N] [--as-of YYYY-MM-DD] "
     "[--weights FILE]\n"
     "  gen --county CODE --workers N --jobs M --seed S [--counties K]\n"
+    "  serve --db DIR [--http HOST:PORT] [--push-top N] [--rate N]\n"
+    "        [--request-timeout-ms MS] [--weights FILE] [--quiet]\n"
+    "                                     matcher + HTTP gateway in one "
+    "process\n"
     "  key create --db DIR --role ROLE [--scope PREFIX] [--employer ID]\n"
     "             [--worker ID] [--ttl DAYS]   print a new API key (or, for\n"
     "                                     --role worker, a worker token)\n"
@@ -63,6 +68,11 @@ typedef struct opts {
     unsigned long long seed; /* --seed */
     int32_t as_of;        /* --as-of */
     bool json;            /* --json */
+    bool quiet;           /* --quiet */
+    const char *http;     /* --http */
+    long push_top;        /* --push-top */
+    long rate;            /* --rate */
+    long req_timeout_ms;  /* --request-timeout-ms */
     char **files;         /* positional arguments */
     int nfiles;           /* how many */
 } opts;
@@ -118,6 +128,9 @@ static int parse_opts(int argc, char **argv, opts *o)
         if (strcmp(a, "--json") == 0) {
             o->json = true;
             takes = false;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = true;
+            takes = false;
         } else if (a[0] != '-' || strcmp(a, "-") == 0) {
             o->files[o->nfiles++] = argv[i];
             takes = false;
@@ -125,6 +138,20 @@ static int parse_opts(int argc, char **argv, opts *o)
             return usage("%s needs a value", a);
         } else if (strcmp(a, "--db") == 0) {
             o->db = v;
+        } else if (strcmp(a, "--http") == 0) {
+            o->http = v;
+        } else if (strcmp(a, "--push-top") == 0) {
+            if (!parse_long(v, 1, SG_MATCH_LIMIT_MAX, &o->push_top)) {
+                return usage("--push-top must be 1..%d", SG_MATCH_LIMIT_MAX);
+            }
+        } else if (strcmp(a, "--rate") == 0) {
+            if (!parse_long(v, 1, 1000000000, &o->rate)) {
+                return usage("--rate must be 1..1000000000 requests/s");
+            }
+        } else if (strcmp(a, "--request-timeout-ms") == 0) {
+            if (!parse_long(v, 100, 86400000, &o->req_timeout_ms)) {
+                return usage("--request-timeout-ms must be 100..86400000");
+            }
         } else if (strcmp(a, "--worker") == 0) {
             o->worker = v;
         } else if (strcmp(a, "--job") == 0) {
@@ -631,6 +658,30 @@ static int cmd_match(const opts *o, bool for_worker)
     return 0;
 }
 
+/* ---- serve ---- */
+
+static int cmd_serve(const opts *o)
+{
+    if (o->db == NULL) {
+        return usage("serve needs --db DIR");
+    }
+    sg_weights w;
+    int rc = load_weights(o, &w);
+    if (rc != 0) {
+        return rc;
+    }
+    sg_serve_opts so = {
+        .db = o->db,
+        .http = o->http != NULL ? o->http : "127.0.0.1:8080",
+        .push_top = (int)o->push_top,
+        .weights = &w,
+        .rate_per_s = (int)o->rate,
+        .request_timeout_ms = (int)o->req_timeout_ms,
+        .quiet = o->quiet,
+    };
+    return sg__serve(&so);
+}
+
 /* ---- gen ---- */
 
 static int cmd_gen(const opts *o)
@@ -844,6 +895,8 @@ int main(int argc, char **argv)
             rc = cmd_match(&o, true);
         } else if (strcmp(cmd, "candidates") == 0) {
             rc = cmd_match(&o, false);
+        } else if (strcmp(cmd, "serve") == 0) {
+            rc = cmd_serve(&o);
         } else if (strcmp(cmd, "gen") == 0) {
             rc = cmd_gen(&o);
         } else {

@@ -100,9 +100,8 @@ static json_t *match_data(const sg_job *j, const sg_match *m,
     json_object_set_new(o, "tier",
                         json_string(sg_enum_name(SG_ENUM_TRAVEL, m->tier)));
     json_object_set_new(o, "site", json_string(m->site));
-    json_object_set_new(o, "km", m->has_km
-                                     ? json_real(round(m->km * 10) / 10)
-                                     : json_null());
+    json_object_set_new(
+        o, "km", m->has_km ? json_real(round(m->km * 10) / 10) : json_null());
     json_object_set_new(o, "reason", json_string(reason));
     json_object_set_new(o, "wage_min", json_integer(j->wage_min));
     json_object_set_new(o, "wage_max", json_integer(j->wage_max));

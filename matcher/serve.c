@@ -52,6 +52,9 @@ int sg__serve(const sg_serve_opts *so)
         go.rate_per_s = so->rate_per_s;
         go.rate_burst = 2 * so->rate_per_s;
     }
+    if (so->request_timeout_ms > 0) {
+        go.request_timeout_ms = so->request_timeout_ms;
+    }
     go.quiet = so->quiet;
     if ((rc = sg_gateway_open(&g, &go)) != 0) {
         fprintf(stderr, "songgang: cannot listen on %s: %s\n", so->http,

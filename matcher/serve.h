@@ -10,6 +10,7 @@ typedef struct sg_serve_opts {
     int push_top;            /* candidates pushed per job (0 = default) */
     const sg_weights *weights; /* borrowed; NULL = defaults */
     int rate_per_s;          /* per-credential rate (0 = default) */
+    int request_timeout_ms;  /* slow-client limit (0 = default) */
     int quiet;               /* no access log */
 } sg_serve_opts;
 

@@ -27,34 +27,34 @@
 
 /* The callers of the role table, in its column order. */
 enum {
-    C_NONE,       /* no credential */
-    C_ADMIN,      /* admin */
-    C_SADMIN,     /* admin scoped to 360425110 */
-    C_OFF_IN,     /* officer of 360425108: wa, wb, wd are in scope */
-    C_OFF_OUT,    /* officer of 360425110: they are not */
-    C_EMP_OWN,    /* employer E1: owns ja */
-    C_EMP_OTHER,  /* employer E2 */
-    C_W_SELF,     /* token of wa */
-    C_W_OTHER,    /* token of wb */
-    C_EXPIRED,    /* expired admin key */
-    C_REVOKED,    /* revoked admin key */
-    C_REV_TOKEN,  /* revoked token of wa */
-    C_FORGED,     /* token of wa with its signature changed */
-    C_EXP_TOKEN,  /* expired token of wa */
+    C_NONE,      /* no credential */
+    C_ADMIN,     /* admin */
+    C_SADMIN,    /* admin scoped to 360425110 */
+    C_OFF_IN,    /* officer of 360425108: wa, wb, wd are in scope */
+    C_OFF_OUT,   /* officer of 360425110: they are not */
+    C_EMP_OWN,   /* employer E1: owns ja */
+    C_EMP_OTHER, /* employer E2 */
+    C_W_SELF,    /* token of wa */
+    C_W_OTHER,   /* token of wb */
+    C_EXPIRED,   /* expired admin key */
+    C_REVOKED,   /* revoked admin key */
+    C_REV_TOKEN, /* revoked token of wa */
+    C_FORGED,    /* token of wa with its signature changed */
+    C_EXP_TOKEN, /* expired token of wa */
     C__COUNT
 };
 
 typedef struct fixture {
-    char dir[256];                       /* data directory */
-    sg_store *s;                         /* store */
-    sg_api *a;                           /* API */
+    char dir[256];                         /* data directory */
+    sg_store *s;                           /* store */
+    sg_api *a;                             /* API */
     char cred[C__COUNT][SG_TOKEN_MAX + 1]; /* credential per caller */
-    sg_msg_req req;                      /* the request being built */
-    char qbuf[1024];                     /* its query's storage */
-    sg_msg_reply rep;                    /* the last reply */
-    sg_buf body;                         /* its body */
-    uint64_t last_seq;                   /* raised by each request */
-    json_t *jv;                          /* the last reply, parsed */
+    sg_msg_req req;                        /* the request being built */
+    char qbuf[1024];                       /* its query's storage */
+    sg_msg_reply rep;                      /* the last reply */
+    sg_buf body;                           /* its body */
+    uint64_t last_seq;                     /* raised by each request */
+    json_t *jv;                            /* the last reply, parsed */
 } fixture;
 
 static const char *const W_A =
@@ -115,12 +115,12 @@ static void put_json(fixture *f, sg_txn *t, const char *s)
     sg_worker w;
     sg_job j;
     sg_error e;
-    assert_int_equal(sg_json_decode(s, strlen(s), 0, NULL, &kind, &w, &j, &e)
-                         == 0 ||
+    assert_int_equal(sg_json_decode(s, strlen(s), 0, NULL, &kind, &w, &j, &e) ==
+                             0 ||
                          sg_json_decode(s, strlen(s), SG_KIND_WORKER, NULL,
                                         &kind, &w, &j, &e) == 0 ||
-                         sg_json_decode(s, strlen(s), SG_KIND_JOB, NULL,
-                                        &kind, &w, &j, &e) == 0,
+                         sg_json_decode(s, strlen(s), SG_KIND_JOB, NULL, &kind,
+                                        &w, &j, &e) == 0,
                      1);
     (void)f;
     if (kind == SG_KIND_WORKER) {
@@ -252,8 +252,8 @@ static int run(fixture *f, bool keep)
         assert_int_equal(sg_txn_begin_nested(t, &child), 0);
     }
     uint64_t seq = f->last_seq;
-    int rc = sg_api_handle(f->a, write ? child : t, &f->req, &f->rep,
-                           &f->body, &seq);
+    int rc = sg_api_handle(f->a, write ? child : t, &f->req, &f->rep, &f->body,
+                           &seq);
     if (rc != 0) {
         assert_true(f->rep.status >= 400);
     }
@@ -266,8 +266,7 @@ static int run(fixture *f, bool keep)
         sg_txn_abort(t);
     }
     if (f->rep.ctype == SG_FMT_JSON) {
-        f->jv = json_loadb((const char *)f->rep.body, f->rep.body_len, 0,
-                           NULL);
+        f->jv = json_loadb((const char *)f->rep.body, f->rep.body_len, 0, NULL);
         assert_non_null(f->jv);
     }
     return f->rep.status;
@@ -316,11 +315,11 @@ static void assert_error(fixture *f, int status, const char *code,
 /* ---- Events, as a test reads them. ---- */
 
 typedef struct evs {
-    int n;              /* events */
-    uint64_t seq[2100]; /* their seqs */
-    char type[2100][8]; /* types */
+    int n;                            /* events */
+    uint64_t seq[2100];               /* their seqs */
+    char type[2100][8];               /* types */
     char worker[2100][SG_ID_MAX + 1]; /* recipients */
-    char data[2100][512]; /* data, cut */
+    char data[2100][512];             /* data, cut */
 } evs;
 
 static int take(void *arg, const sg_event *ev)
@@ -341,9 +340,8 @@ static void events_of(fixture *f, evs *l)
     sg_error e;
     memset(l, 0, sizeof(*l));
     assert_int_equal(f->rep.ctype, SG_FMT_MSGPACK);
-    assert_int_equal(sg_events_decode(f->rep.body, f->rep.body_len, take, l,
-                                      &e),
-                     0);
+    assert_int_equal(
+        sg_events_decode(f->rep.body, f->rep.body_len, take, l, &e), 0);
 }
 
 /* inbox reads worker's whole inbox through the API as admin. */
@@ -395,7 +393,8 @@ static const char *const W_A2 =
     "\"monitored\",\"household\":\"ha\",\"travel\":\"township\","
     "\"expected_wage\":2100,\"status\":\"idle\",\"seeking\":true}";
 
-/*                                 none adm sadm offin offout eown eoth wself wother */
+/* clang-format off */
+/* want[]: none admin sadmin off_in off_out emp_own emp_other w_self w_other */
 static const row table[] = {
     {"GET", "/v1/jobs", NULL, NULL, 0,
      {401, 200, 200, 200, 200, 200, 200, 403, 403}},
@@ -432,6 +431,7 @@ static const row table[] = {
     {"GET", "/v1/events", "region=360425108", NULL, 0,
      {401, 200, 403, 200, 403, 403, 403, 403, 403}},
 };
+/* clang-format on */
 
 static void test_role_table(void **state)
 {
@@ -479,8 +479,8 @@ static void test_role_table(void **state)
                 json_t *err = json_object_get(f->jv, "error");
                 assert_non_null(err);
                 /* No credential ever comes back in a reply. */
-                assert_null(memmem(f->rep.body, f->rep.body_len,
-                                   f->cred[c] + 4, 8));
+                assert_null(
+                    memmem(f->rep.body, f->rep.body_len, f->cred[c] + 4, 8));
             }
         }
     }
@@ -494,8 +494,7 @@ static void test_routing(void **state)
     assert_int_equal(req(f, "GET", "/v1/nothing", NULL, C_ADMIN, NULL), 404);
     assert_error(f, 404, "not_found", "");
     assert_int_equal(req(f, "GET", "/v1/jobs/", NULL, C_ADMIN, NULL), 404);
-    assert_int_equal(req(f, "GET", "/v1/jobs/ja/x", NULL, C_ADMIN, NULL),
-                     404);
+    assert_int_equal(req(f, "GET", "/v1/jobs/ja/x", NULL, C_ADMIN, NULL), 404);
     assert_int_equal(req(f, "PATCH", "/v1/jobs", NULL, C_ADMIN, NULL), 405);
     assert_error(f, 405, "method_not_allowed", "");
     assert_int_equal(req(f, "DELETE", "/v1/workers/wa", NULL, C_ADMIN, NULL),
@@ -549,10 +548,8 @@ static void test_jobs(void **state)
     assert_string_equal(jstr(f->jv, "employer"), "E1");
     assert_int_equal(req(f, "POST", "/v1/jobs", NULL, C_EMP_OWN, J_N), 409);
     assert_error(f, 409, "conflict", "id");
-    assert_int_equal(req(f, "GET", "/v1/jobs/jn", NULL, C_OFF_OUT, NULL),
-                     200);
-    assert_int_equal(json_integer_value(json_object_get(f->jv, "openings")),
-                     3);
+    assert_int_equal(req(f, "GET", "/v1/jobs/jn", NULL, C_OFF_OUT, NULL), 200);
+    assert_int_equal(json_integer_value(json_object_get(f->jv, "openings")), 3);
     /* PUT: the path id must be the body's. */
     assert_int_equal(req(f, "PUT", "/v1/jobs/jx", NULL, C_ADMIN, J_N), 400);
     assert_error(f, 400, "bad_request", "id");
@@ -564,8 +561,7 @@ static void test_jobs(void **state)
                      "\"posted\":\"2026-11-20T00:00:00Z\"}";
     assert_int_equal(req(f, "PUT", "/v1/jobs/jp", NULL, C_EMP_OWN, jp), 403);
     assert_error(f, 403, "forbidden", "employer");
-    assert_int_equal(req(f, "PUT", "/v1/jobs/jp", NULL, C_EMP_OTHER, jp),
-                     200);
+    assert_int_equal(req(f, "PUT", "/v1/jobs/jp", NULL, C_EMP_OTHER, jp), 200);
     /* A scoped admin may write jobs with a site under its scope only. */
     assert_int_equal(req(f, "PUT", "/v1/jobs/jp", NULL, C_SADMIN, jp), 200);
     assert_int_equal(req(f, "POST", "/v1/jobs", NULL, C_SADMIN, J_N), 403);
@@ -574,8 +570,7 @@ static void test_jobs(void **state)
     char moved[2048];
     snprintf(moved, sizeof(moved), "%s", J_A2);
     memcpy(strstr(moved, "\"E1\""), "\"E2\"", 4);
-    assert_int_equal(req(f, "PUT", "/v1/jobs/ja", NULL, C_EMP_OWN, moved),
-                     403);
+    assert_int_equal(req(f, "PUT", "/v1/jobs/ja", NULL, C_EMP_OWN, moved), 403);
     /* DELETE closes, and says so; twice is fine. */
     assert_int_equal(req(f, "DELETE", "/v1/jobs/jn", NULL, C_EMP_OWN, NULL),
                      200);
@@ -592,9 +587,8 @@ static void test_jobs(void **state)
     assert_int_equal(json_integer_value(json_object_get(f->jv, "limit")), 20);
     assert_string_equal(jstr(json_array_get(jobs, 0), "id"), "ja");
     assert_string_equal(jstr(json_array_get(jobs, 4), "id"), "jp");
-    assert_int_equal(req(f, "GET", "/v1/jobs", "offset=1&limit=2", C_ADMIN,
-                         NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/jobs", "offset=1&limit=2", C_ADMIN, NULL), 200);
     jobs = json_object_get(f->jv, "jobs");
     assert_int_equal(json_array_size(jobs), 2);
     assert_string_equal(jstr(json_array_get(jobs, 0), "id"), "jb");
@@ -605,20 +599,19 @@ static void test_jobs(void **state)
     for (size_t i = 0; i < json_array_size(jobs); i++) {
         assert_string_equal(jstr(json_array_get(jobs, i), "employer"), "E1");
     }
-    assert_int_equal(req(f, "GET", "/v1/jobs", "state=open&source=workshop",
-                         C_ADMIN, NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/jobs", "state=open&source=workshop", C_ADMIN, NULL),
+        200);
     assert_int_equal(json_integer_value(json_object_get(f->jv, "total")), 1);
-    assert_int_equal(req(f, "GET", "/v1/jobs", "region=360425110", C_ADMIN,
-                         NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/jobs", "region=360425110", C_ADMIN, NULL), 200);
     assert_int_equal(json_integer_value(json_object_get(f->jv, "total")), 2);
     assert_int_equal(req(f, "GET", "/v1/jobs", NULL, C_SADMIN, NULL), 200);
     assert_int_equal(json_integer_value(json_object_get(f->jv, "total")), 2);
     /* Bad parameters name themselves. */
     const char *bad[][2] = {
-        {"limit=101", "limit"},   {"limit=0", "limit"},
-        {"limit=x", "limit"},     {"offset=-1", "offset"},
+        {"limit=101", "limit"},    {"limit=0", "limit"},
+        {"limit=x", "limit"},      {"offset=-1", "offset"},
         {"source=mine", "source"}, {"state=half", "state"},
         {"region=36a", "region"},
     };
@@ -637,8 +630,8 @@ static int pack_write(void *data, const char *p, size_t n)
     return 0;
 }
 
-static int body_req(fixture *f, const char *method, const char *path,
-                    int ctype, const void *p, size_t n)
+static int body_req(fixture *f, const char *method, const char *path, int ctype,
+                    const void *p, size_t n)
 {
     memset(&f->req, 0, offsetof(sg_msg_req, qstore));
     snprintf(f->req.method, sizeof(f->req.method), "%s", method);
@@ -674,16 +667,14 @@ static void test_bodies(void **state)
                     "\"category\":\"low_income\",\"household\":\"hz\","
                     "\"travel\":\"village\",\"expected_wage\":1,\"status\":"
                     "\"idle\",\"seeking\":true}";
-    assert_int_equal(body_req(f, "POST", "/v1/workers", SG_FMT_JSON, w,
-                              strlen(w)),
-                     400);
+    assert_int_equal(
+        body_req(f, "POST", "/v1/workers", SG_FMT_JSON, w, strlen(w)), 400);
     assert_error(f, 400, "bad_request", "skills[1]");
     /* No body, or one of the wrong kind. */
     assert_int_equal(body_req(f, "POST", "/v1/jobs", SG_FMT_NONE, NULL, 0),
                      400);
-    assert_int_equal(body_req(f, "POST", "/v1/jobs", SG_FMT_NDJSON, J_N,
-                              strlen(J_N)),
-                     400);
+    assert_int_equal(
+        body_req(f, "POST", "/v1/jobs", SG_FMT_NDJSON, J_N, strlen(J_N)), 400);
     /* Hostile msgpack: a map header claiming 4 billion entries. */
     static const uint8_t hostile[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
     assert_int_equal(body_req(f, "POST", "/v1/jobs", SG_FMT_MSGPACK, hostile,
@@ -699,22 +690,20 @@ static void test_bodies(void **state)
     msgpack_pack_str(&pk, 2);
     msgpack_pack_str_body(&pk, "id", 2);
     msgpack_pack_int(&pk, 5);
-    assert_int_equal(body_req(f, "POST", "/v1/jobs", SG_FMT_MSGPACK, mp.data,
-                              mp.len),
-                     400);
+    assert_int_equal(
+        body_req(f, "POST", "/v1/jobs", SG_FMT_MSGPACK, mp.data, mp.len), 400);
     assert_error(f, 400, "bad_request", "id");
     /* A good msgpack job lands, and comes back in msgpack when asked. */
     sg_job j;
     sg_kind kind;
     sg_error e;
-    assert_int_equal(sg_json_decode(J_N, strlen(J_N), SG_KIND_JOB, NULL,
-                                    &kind, NULL, &j, &e),
+    assert_int_equal(sg_json_decode(J_N, strlen(J_N), SG_KIND_JOB, NULL, &kind,
+                                    NULL, &j, &e),
                      0);
     mp.len = 0;
     sg_job_encode(&j, &mp);
-    assert_int_equal(body_req(f, "POST", "/v1/jobs", SG_FMT_MSGPACK, mp.data,
-                              mp.len),
-                     201);
+    assert_int_equal(
+        body_req(f, "POST", "/v1/jobs", SG_FMT_MSGPACK, mp.data, mp.len), 201);
     memset(&f->req, 0, offsetof(sg_msg_req, qstore));
     strcpy(f->req.method, "GET");
     strcpy(f->req.path, "/v1/jobs/jn");
@@ -723,8 +712,7 @@ static void test_bodies(void **state)
     assert_int_equal(run(f, true), 200);
     assert_int_equal(f->rep.ctype, SG_FMT_MSGPACK);
     sg_job back;
-    assert_int_equal(sg_job_decode(f->rep.body, f->rep.body_len, &back, &e),
-                     0);
+    assert_int_equal(sg_job_decode(f->rep.body, f->rep.body_len, &back, &e), 0);
     assert_string_equal(back.title, j.title);
     /* Errors come in msgpack too when asked. */
     strcpy(f->req.path, "/v1/jobs/none");
@@ -740,9 +728,8 @@ static void test_bodies(void **state)
     assert_int_equal(body_req(f, "POST", "/v1/jobs", SG_FMT_JSON, huge, big),
                      413);
     assert_error(f, 413, "payload_too_large", NULL);
-    assert_int_equal(body_req(f, "POST", "/v1/jobs", SG_FMT_MSGPACK, huge,
-                              9000),
-                     413);
+    assert_int_equal(
+        body_req(f, "POST", "/v1/jobs", SG_FMT_MSGPACK, huge, 9000), 413);
     free(huge);
     sg_buf_free(&mp);
     /* An ID number: stored protected, never echoed; twice is 409. */
@@ -752,19 +739,16 @@ static void test_bodies(void **state)
                       "\"travel\":\"village\",\"expected_wage\":1,\"status\":"
                       "\"idle\",\"seeking\":true,\"id_number\":"
                       "\"11010519491231002X\"}";
-    assert_int_equal(body_req(f, "POST", "/v1/workers", SG_FMT_JSON, idw,
-                              strlen(idw)),
-                     201);
-    assert_null(memmem(f->rep.body, f->rep.body_len, "11010519491231002X",
-                       18));
-    assert_string_equal(jstr(f->jv, "id_number_masked"),
-                        "110105********002X");
+    assert_int_equal(
+        body_req(f, "POST", "/v1/workers", SG_FMT_JSON, idw, strlen(idw)), 201);
+    assert_null(memmem(f->rep.body, f->rep.body_len, "11010519491231002X", 18));
+    assert_string_equal(jstr(f->jv, "id_number_masked"), "110105********002X");
     char idw2[1024];
     snprintf(idw2, sizeof(idw2), "%s", idw);
     memcpy(strstr(idw2, "\"wq\""), "\"wr\"", 4);
-    assert_int_equal(body_req(f, "POST", "/v1/workers", SG_FMT_JSON, idw2,
-                              strlen(idw2)),
-                     409);
+    assert_int_equal(
+        body_req(f, "POST", "/v1/workers", SG_FMT_JSON, idw2, strlen(idw2)),
+        409);
     assert_error(f, 409, "conflict", "id_number");
 }
 
@@ -779,14 +763,11 @@ static void test_workers(void **state)
     char out[1024];
     snprintf(out, sizeof(out), "%s", W_N);
     memcpy(strstr(out, "360425108203"), "360425110201", 12);
-    assert_int_equal(req(f, "PUT", "/v1/workers/wn", NULL, C_OFF_IN, out),
-                     403);
+    assert_int_equal(req(f, "PUT", "/v1/workers/wn", NULL, C_OFF_IN, out), 403);
     assert_error(f, 403, "forbidden", "region");
-    assert_int_equal(req(f, "PUT", "/v1/workers/wn", NULL, C_ADMIN, out),
-                     200);
+    assert_int_equal(req(f, "PUT", "/v1/workers/wn", NULL, C_ADMIN, out), 200);
     /* Now out of its scope: 404, even to update it back. */
-    assert_int_equal(req(f, "PUT", "/v1/workers/wn", NULL, C_OFF_IN, W_N),
-                     404);
+    assert_int_equal(req(f, "PUT", "/v1/workers/wn", NULL, C_OFF_IN, W_N), 404);
     assert_int_equal(req(f, "GET", "/v1/workers/wn", NULL, C_OFF_IN, NULL),
                      404);
     assert_int_equal(req(f, "GET", "/v1/workers/wn", NULL, C_OFF_OUT, NULL),
@@ -794,8 +775,7 @@ static void test_workers(void **state)
     assert_int_equal(req(f, "GET", "/v1/workers/nobody", NULL, C_ADMIN, NULL),
                      404);
     /* A worker token asks for itself only; 403 for anyone else. */
-    assert_int_equal(req(f, "GET", "/v1/workers/nobody", NULL, C_W_SELF,
-                         NULL),
+    assert_int_equal(req(f, "GET", "/v1/workers/nobody", NULL, C_W_SELF, NULL),
                      403);
     assert_int_equal(req(f, "GET", "/v1/me", NULL, C_W_SELF, NULL), 200);
     assert_string_equal(jstr(f->jv, "id"), "wa");
@@ -804,9 +784,9 @@ static void test_workers(void **state)
 static void test_matches(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(req(f, "GET", "/v1/me/matches", "as_of=2026-11-29",
-                         C_W_SELF, NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/me/matches", "as_of=2026-11-29", C_W_SELF, NULL),
+        200);
     assert_string_equal(jstr(f->jv, "worker"), "wa");
     assert_string_equal(jstr(f->jv, "as_of"), "2026-11-29");
     json_t *m = json_object_get(f->jv, "matches");
@@ -824,13 +804,13 @@ static void test_matches(void **state)
         {"as_of=yesterday", "as_of"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(req(f, "GET", "/v1/workers/wa/matches", bad[i][0],
-                             C_ADMIN, NULL),
-                         400);
+        assert_int_equal(
+            req(f, "GET", "/v1/workers/wa/matches", bad[i][0], C_ADMIN, NULL),
+            400);
         assert_error(f, 400, "bad_request", bad[i][1]);
-        assert_int_equal(req(f, "GET", "/v1/jobs/ja/candidates", bad[i][0],
-                             C_ADMIN, NULL),
-                         400);
+        assert_int_equal(
+            req(f, "GET", "/v1/jobs/ja/candidates", bad[i][0], C_ADMIN, NULL),
+            400);
         assert_error(f, 400, "bad_request", bad[i][1]);
     }
 }
@@ -838,16 +818,16 @@ static void test_matches(void **state)
 static void test_candidates(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(req(f, "GET", "/v1/jobs/ja/candidates",
-                         "as_of=2026-11-29", C_ADMIN, NULL),
+    assert_int_equal(req(f, "GET", "/v1/jobs/ja/candidates", "as_of=2026-11-29",
+                         C_ADMIN, NULL),
                      200);
     json_t *c = json_object_get(f->jv, "candidates");
     assert_int_equal(json_array_size(c), 2);
     const char *first = jstr(json_array_get(c, 0), "worker");
     assert_true(strcmp(first, "wa") == 0 || strcmp(first, "wb") == 0);
     /* The employer's view is masked: an opaque id, a township, a class. */
-    assert_int_equal(req(f, "GET", "/v1/jobs/ja/candidates",
-                         "as_of=2026-11-29", C_EMP_OWN, NULL),
+    assert_int_equal(req(f, "GET", "/v1/jobs/ja/candidates", "as_of=2026-11-29",
+                         C_EMP_OWN, NULL),
                      200);
     c = json_object_get(f->jv, "candidates");
     assert_int_equal(json_array_size(c), 2);
@@ -871,32 +851,28 @@ static void test_candidates(void **state)
     assert_null(memmem(f->rep.body, f->rep.body_len, "\"wa\"", 4));
     assert_null(memmem(f->rep.body, f->rep.body_len, "360425108201", 12));
     /* The same request gives the same opaque ids. */
-    assert_int_equal(req(f, "GET", "/v1/jobs/ja/candidates",
-                         "as_of=2026-11-29", C_EMP_OWN, NULL),
+    assert_int_equal(req(f, "GET", "/v1/jobs/ja/candidates", "as_of=2026-11-29",
+                         C_EMP_OWN, NULL),
                      200);
     c = json_object_get(f->jv, "candidates");
     assert_string_equal(jstr(json_array_get(c, 0), "candidate"), ids[0]);
     /* A scoped admin sees its own workers in full. */
-    assert_int_equal(req(f, "GET", "/v1/jobs/jb/candidates", NULL, C_SADMIN,
-                         NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/jobs/jb/candidates", NULL, C_SADMIN, NULL), 200);
     c = json_object_get(f->jv, "candidates");
     assert_int_equal(json_array_size(c), 1);
     assert_string_equal(jstr(json_array_get(c, 0), "worker"), "wc");
     /* A closed job has none. */
-    assert_int_equal(req(f, "GET", "/v1/jobs/jc/candidates", NULL, C_EMP_OWN,
-                         NULL),
-                     200);
-    assert_int_equal(json_array_size(json_object_get(f->jv, "candidates")),
-                     0);
+    assert_int_equal(
+        req(f, "GET", "/v1/jobs/jc/candidates", NULL, C_EMP_OWN, NULL), 200);
+    assert_int_equal(json_array_size(json_object_get(f->jv, "candidates")), 0);
 }
 
 static void test_regions(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(req(f, "GET", "/v1/regions/360425108/jobs", NULL,
-                         C_OFF_IN, NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/360425108/jobs", NULL, C_OFF_IN, NULL), 200);
     assert_string_equal(jstr(f->jv, "region"), "360425108");
     json_t *jobs = json_object_get(f->jv, "jobs");
     assert_int_equal(json_array_size(jobs), 1);
@@ -909,58 +885,52 @@ static void test_regions(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "wage_min")), 2000);
     assert_int_equal(json_integer_value(json_object_get(j, "wage_max")), 2800);
     /* One village: only wa lives there (wd does not seek). */
-    assert_int_equal(req(f, "GET", "/v1/regions/360425108201/jobs", NULL,
-                         C_ADMIN, NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/360425108201/jobs", NULL, C_ADMIN, NULL),
+        200);
     j = json_array_get(json_object_get(f->jv, "jobs"), 0);
     assert_int_equal(json_integer_value(json_object_get(j, "fits")), 1);
     /* The county: ja fits 2, jb fits 1, in that order; limit cuts. */
-    assert_int_equal(req(f, "GET", "/v1/regions/360425/jobs", NULL, C_ADMIN,
-                         NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/360425/jobs", NULL, C_ADMIN, NULL), 200);
     jobs = json_object_get(f->jv, "jobs");
     assert_int_equal(json_array_size(jobs), 2);
     assert_string_equal(jstr(json_array_get(jobs, 0), "job"), "ja");
     assert_string_equal(jstr(json_array_get(jobs, 1), "job"), "jb");
-    assert_int_equal(req(f, "GET", "/v1/regions/360425/jobs", "limit=1",
-                         C_ADMIN, NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/360425/jobs", "limit=1", C_ADMIN, NULL),
+        200);
     assert_int_equal(json_array_size(json_object_get(f->jv, "jobs")), 1);
     /* A scoped admin's list holds only jobs of its scope. */
-    assert_int_equal(req(f, "GET", "/v1/regions/360425110/jobs", NULL,
-                         C_SADMIN, NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/360425110/jobs", NULL, C_SADMIN, NULL), 200);
     jobs = json_object_get(f->jv, "jobs");
     assert_int_equal(json_array_size(jobs), 1);
     assert_string_equal(jstr(json_array_get(jobs, 0), "job"), "jb");
     /* Unknown or malformed codes, wider than the scope: 404. */
-    assert_int_equal(req(f, "GET", "/v1/regions/999999/jobs", NULL, C_ADMIN,
-                         NULL),
-                     404);
-    assert_int_equal(req(f, "GET", "/v1/regions/36042/jobs", NULL, C_ADMIN,
-                         NULL),
-                     404);
-    assert_int_equal(req(f, "GET", "/v1/regions/360425/jobs", NULL, C_OFF_IN,
-                         NULL),
-                     404);
-    assert_int_equal(req(f, "GET", "/v1/regions/360425/jobs", "limit=0",
-                         C_ADMIN, NULL),
-                     400);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/999999/jobs", NULL, C_ADMIN, NULL), 404);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/36042/jobs", NULL, C_ADMIN, NULL), 404);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/360425/jobs", NULL, C_OFF_IN, NULL), 404);
+    assert_int_equal(
+        req(f, "GET", "/v1/regions/360425/jobs", "limit=0", C_ADMIN, NULL),
+        400);
     assert_error(f, 400, "bad_request", "limit");
 }
 
 static void test_tokens(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(req(f, "POST", "/v1/workers/wb/token", "ttl_days=7",
-                         C_OFF_IN, NULL),
-                     200);
+    assert_int_equal(
+        req(f, "POST", "/v1/workers/wb/token", "ttl_days=7", C_OFF_IN, NULL),
+        200);
     char tok[SG_TOKEN_MAX + 1];
     snprintf(tok, sizeof(tok), "%s", jstr(f->jv, "token"));
     assert_memory_equal(tok, "sgt_", 4);
     char url[600];
-    snprintf(url, sizeof(url), "http://songgang.example:8080/m/?token=%s",
-             tok);
+    snprintf(url, sizeof(url), "http://songgang.example:8080/m/?token=%s", tok);
     assert_string_equal(jstr(f->jv, "url"), url);
     assert_int_equal(strlen(jstr(f->jv, "expires")), 25);
     /* It works, for that worker only. */
@@ -978,13 +948,12 @@ static void test_tokens(void **state)
     assert_int_equal(sg_txn_cred_revoke(t, id), 0);
     assert_int_equal(sg_txn_commit(t), 0);
     assert_int_equal(req(f, "GET", "/v1/me", NULL, C_W_OTHER, NULL), 401);
-    assert_int_equal(req(f, "POST", "/v1/workers/wb/token", "ttl_days=0",
-                         C_ADMIN, NULL),
-                     400);
+    assert_int_equal(
+        req(f, "POST", "/v1/workers/wb/token", "ttl_days=0", C_ADMIN, NULL),
+        400);
     assert_error(f, 400, "bad_request", "ttl_days");
-    assert_int_equal(req(f, "POST", "/v1/workers/nobody/token", NULL,
-                         C_ADMIN, NULL),
-                     404);
+    assert_int_equal(
+        req(f, "POST", "/v1/workers/nobody/token", NULL, C_ADMIN, NULL), 404);
 }
 
 /* ---- Import. ---- */
@@ -994,13 +963,13 @@ static void test_import(void **state)
     fixture *f = *state;
     char body[4096];
     snprintf(body, sizeof(body),
-             "%s\n"            /* 1: a new worker in scope */
-             "\n"              /* 2: blank, skipped */
+             "%s\n" /* 1: a new worker in scope */
+             "\n"   /* 2: blank, skipped */
              "{\"kind\":\"worker\",\"id\":\"bad line\"}\n" /* 3 */
-             "%s\r\n"          /* 4: wc lives out of scope */
+             "%s\r\n"                            /* 4: wc lives out of scope */
              "{\"kind\":\"job\",\"id\":\"j\"}\n" /* 5: not a worker */
-             "not json\n"      /* 6 */
-             "%s",             /* 7: wa, updated, no newline at the end */
+             "not json\n"                        /* 6 */
+             "%s", /* 7: wa, updated, no newline at the end */
              W_N, W_C, W_A2);
     assert_int_equal(body_req(f, "POST", "/v1/workers:import", SG_FMT_NDJSON,
                               body, strlen(body)),
@@ -1008,18 +977,15 @@ static void test_import(void **state)
     json_t *errors = json_object_get(f->jv, "errors");
     assert_int_equal(json_integer_value(json_object_get(f->jv, "accepted")),
                      3); /* as admin: wn, wc, wa */
-    assert_int_equal(json_integer_value(json_object_get(f->jv, "rejected")),
-                     3);
+    assert_int_equal(json_integer_value(json_object_get(f->jv, "rejected")), 3);
     assert_int_equal(json_array_size(errors), 3);
     /* The same body from the officer of 360425108. */
     f->req.body = (const uint8_t *)body;
     snprintf(f->req.cred, sizeof(f->req.cred), "%s", f->cred[C_OFF_IN]);
     assert_int_equal(run(f, true), 200);
     errors = json_object_get(f->jv, "errors");
-    assert_int_equal(json_integer_value(json_object_get(f->jv, "accepted")),
-                     2);
-    assert_int_equal(json_integer_value(json_object_get(f->jv, "rejected")),
-                     4);
+    assert_int_equal(json_integer_value(json_object_get(f->jv, "accepted")), 2);
+    assert_int_equal(json_integer_value(json_object_get(f->jv, "rejected")), 4);
     long lines[] = {3, 4, 5, 6};
     const char *fields[] = {"id", "id", "kind", ""};
     for (size_t i = 0; i < 4; i++) {
@@ -1037,8 +1003,7 @@ static void test_import(void **state)
     assert_int_equal(body_req(f, "POST", "/v1/workers:import", SG_FMT_NDJSON,
                               outside, strlen(outside)),
                      200); /* as admin */
-    assert_int_equal(json_integer_value(json_object_get(f->jv, "accepted")),
-                     1);
+    assert_int_equal(json_integer_value(json_object_get(f->jv, "accepted")), 1);
     memcpy(strstr(outside, "\"wo\""), "\"wp\"", 4);
     f->req.body = (const uint8_t *)outside;
     snprintf(f->req.cred, sizeof(f->req.cred), "%s", f->cred[C_OFF_IN]);
@@ -1048,11 +1013,9 @@ static void test_import(void **state)
     /* Landed lines are there; the wrong content type is refused. */
     assert_int_equal(req(f, "GET", "/v1/workers/wn", NULL, C_OFF_IN, NULL),
                      200);
-    assert_int_equal(req(f, "GET", "/v1/workers/wp", NULL, C_ADMIN, NULL),
-                     404);
-    assert_int_equal(body_req(f, "POST", "/v1/workers:import", SG_FMT_MSGPACK,
-                              "x", 1),
-                     400);
+    assert_int_equal(req(f, "GET", "/v1/workers/wp", NULL, C_ADMIN, NULL), 404);
+    assert_int_equal(
+        body_req(f, "POST", "/v1/workers:import", SG_FMT_MSGPACK, "x", 1), 400);
 }
 
 /* ---- Push. ---- */
@@ -1161,8 +1124,7 @@ static void test_push(void **state)
     char idle[1024];
     snprintf(idle, sizeof(idle), "%s", W_B);
     memcpy(strstr(idle, "\"caregiving\""), "\"idle\"      ", 12);
-    assert_int_equal(req(f, "PUT", "/v1/workers/wb", NULL, C_ADMIN, idle),
-                     200);
+    assert_int_equal(req(f, "PUT", "/v1/workers/wb", NULL, C_ADMIN, idle), 200);
     assert_int_equal(f->last_seq, 14);
     inbox(f, "wb", 13, l);
     assert_int_equal(l->n, 1);
@@ -1174,8 +1136,7 @@ static void test_push(void **state)
     assert_string_equal(jstr(json_array_get(m, 0), "job"), "ja");
     json_decref(d);
     memcpy(strstr(idle, "2500"), "2600", 4);
-    assert_int_equal(req(f, "PUT", "/v1/workers/wb", NULL, C_ADMIN, idle),
-                     200);
+    assert_int_equal(req(f, "PUT", "/v1/workers/wb", NULL, C_ADMIN, idle), 200);
     assert_int_equal(f->last_seq, 14);
     /* A new worker gets no list; one returning from work does. */
     assert_int_equal(req(f, "POST", "/v1/workers", NULL, C_ADMIN, W_N), 201);
@@ -1251,9 +1212,8 @@ static void test_backlog(void **state)
     assert_int_equal(l->n, 250);
     assert_int_equal(l->seq[0], 751);
     /* A region stream: only events of workers under the prefix. */
-    assert_int_equal(req(f, "GET", "/v1/events", "region=360425110",
-                         C_OFF_OUT, NULL),
-                     200);
+    assert_int_equal(
+        req(f, "GET", "/v1/events", "region=360425110", C_OFF_OUT, NULL), 200);
     assert_int_equal(f->rep.stream, SG_STREAM_REGION);
     assert_string_equal(f->rep.stream_key, "360425110");
     events_of(f, l);
@@ -1271,9 +1231,8 @@ static void test_backlog(void **state)
     assert_int_equal(req(f, "GET", "/v1/events", "region=99", C_ADMIN, NULL),
                      400);
     assert_error(f, 400, "bad_request", "region");
-    assert_int_equal(req(f, "GET", "/v1/events", "worker=wa&region=36",
-                         C_ADMIN, NULL),
-                     400);
+    assert_int_equal(
+        req(f, "GET", "/v1/events", "worker=wa&region=36", C_ADMIN, NULL), 400);
     /* Polling: limit, more, after. */
     memset(&f->req, 0, offsetof(sg_msg_req, qstore));
     strcpy(f->req.method, "SG");
@@ -1309,10 +1268,8 @@ static void test_stats(void **state)
     f->req.accept = SG_FMT_MSGPACK; /* /stats is JSON all the same */
     assert_int_equal(run(f, true), 200);
     assert_int_equal(f->rep.ctype, SG_FMT_JSON);
-    assert_int_equal(json_integer_value(json_object_get(f->jv, "last_seq")),
-                     3);
-    assert_int_equal(json_integer_value(json_object_get(f->jv, "workers")),
-                     4);
+    assert_int_equal(json_integer_value(json_object_get(f->jv, "last_seq")), 3);
+    assert_int_equal(json_integer_value(json_object_get(f->jv, "workers")), 4);
     assert_int_equal(json_integer_value(json_object_get(f->jv, "jobs")), 3);
     assert_true(json_integer_value(json_object_get(f->jv, "lmdb_bytes")) >
                 4096);
@@ -1345,20 +1302,17 @@ static void test_store_indexes(void **state)
     sg_txn *t;
     int n = 0;
     assert_int_equal(sg_txn_begin(f->s, false, &t), 0);
-    assert_int_equal(sg_txn_workers_in_region(t, "360425108", count_id, &n),
-                     0);
+    assert_int_equal(sg_txn_workers_in_region(t, "360425108", count_id, &n), 0);
     assert_int_equal(n, 3); /* wa, wb, wd */
     n = 0;
     assert_int_equal(sg_txn_workers_in_region(t, "", count_id, &n), 0);
     assert_int_equal(n, 4);
     n = 0;
-    assert_int_equal(sg_txn_workers_in_region(t, "3604251082019", count_id,
-                                              &n),
+    assert_int_equal(sg_txn_workers_in_region(t, "3604251082019", count_id, &n),
                      SG_EINVAL);
     sg_txn_abort(t);
     /* A worker who moves leaves the old village's range. */
-    assert_int_equal(req(f, "GET", "/v1/workers/wa", NULL, C_ADMIN, NULL),
-                     200);
+    assert_int_equal(req(f, "GET", "/v1/workers/wa", NULL, C_ADMIN, NULL), 200);
     char moved[1024];
     snprintf(moved, sizeof(moved), "%s", W_A);
     memcpy(strstr(moved, "360425108201"), "360425110201", 12);
@@ -1366,8 +1320,7 @@ static void test_store_indexes(void **state)
                      200);
     assert_int_equal(sg_txn_begin(f->s, false, &t), 0);
     n = 0;
-    assert_int_equal(sg_txn_workers_in_region(t, "360425110", count_id, &n),
-                     0);
+    assert_int_equal(sg_txn_workers_in_region(t, "360425110", count_id, &n), 0);
     assert_int_equal(n, 2);
     /* Credentials: list, and ids shared by keys and tokens. */
     n = 0;

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # tests/e2e_http.sh -- end-to-end tests of the HTTP service against the real
 # binaries on 127.0.0.1, in both modes: the embedded `songgang serve`, and
 # `songgang-matcher` with two `songgang-gateway`s over tcp://.  Each mode
@@ -6,7 +6,7 @@
 # (admin, scoped admin, officers, employers, worker tokens); the suite then
 # drives every endpoint with curl and jq: role and scope, bad input, push
 # over Server-Sent Events with Last-Event-ID resume, limits, shutdown.
-# Usage: sh tests/e2e_http.sh BUILD_DIR
+# Usage: bash tests/e2e_http.sh BUILD_DIR (bash: the slow-client case uses /dev/tcp)
 B=$(cd "$1" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sghttp.XXXXXX")
@@ -187,12 +187,13 @@ EOF
     curl -s -H "Authorization: Bearer $ADMIN" "$U2/v1/workers/demo-3" >w3.json
     jq '.status = "idle" | .expected_wage = 1100' w3.json >w3b.json
     curl -s -N -m 3 -H "Authorization: Bearer $ADMIN" "$U2/v1/events?worker=demo-3" >sse4.out 2>/dev/null &
+    SSE4=$!
     sleep 0.5
     expect_code "officer updates a worker in scope" 200 PUT "$U1/v1/workers/demo-3" "$OFF_ZL" w3b.json
     expect_code "officer updates out of scope: 404" 404 PUT "$U1/v1/workers/demo-3" "$OFF_YF" w3b.json
     jq '.status = "returned"' w3.json >w3c.json
     expect_code "status to returned" 200 PUT "$U1/v1/workers/demo-3" "$ADMIN" w3c.json
-    wait 2>/dev/null
+    wait $SSE4 2>/dev/null
     grep -q '^event: list' sse4.out && ok "returned worker gets a fresh list" || bad "list event: $(head -3 sse4.out)"
     cat >nw.json <<'EOF'
 {"id":"w-e2e-9","name":"赵六","region":"360425108201","labor_class":"ordinary","skills":["sew"],"category":"low_income","household":"hh-e2e","travel":"county","expected_wage":2500,"status":"idle","seeking":true,"id_number":"11010519491231002X"}
@@ -288,8 +289,11 @@ G2=$(free_port)
 "$B/songgang-gateway" --matcher tcp://127.0.0.1:$MP --http 127.0.0.1:$G2 --quiet --rate 5 --matcher-timeout-ms 1000 --request-timeout-ms 1500 2>g2.err &
 GW2=$!
 PIDS="$PIDS $GW2"
-if wait_http "http://127.0.0.1:$G1" && wait_http "http://127.0.0.1:$G2"; then
-    suite "http://127.0.0.1:$G1" "http://127.0.0.1:$G1"
+G3=$(free_port)
+"$B/songgang-gateway" --matcher tcp://127.0.0.1:$MP --http 127.0.0.1:$G3 --quiet 2>g3.err &
+PIDS="$PIDS $!"
+if wait_http "http://127.0.0.1:$G1" && wait_http "http://127.0.0.1:$G2" && wait_http "http://127.0.0.1:$G3"; then
+    suite "http://127.0.0.1:$G1" "http://127.0.0.1:$G3"
     # Writes through one gateway, a stream and reads through the other.
     limits "http://127.0.0.1:$G2"
     n429=0
@@ -300,10 +304,11 @@ if wait_http "http://127.0.0.1:$G1" && wait_http "http://127.0.0.1:$G2"; then
     [ $n429 -gt 0 ] && ok "per-key rate limit: 429" || bad "no 429 in 25 quick requests"
     sleep 3 # refill the bucket
     curl -s -N -m 4 -H "Authorization: Bearer $TOK1" "http://127.0.0.1:$G2/v1/events?worker=demo-1" >sse5.out 2>/dev/null &
+    SSE5=$!
     sleep 0.5
     sed 's/J-e2e-1/J-e2e-3/; s/"sew"/"weld"/; s/"half","weak","ordinary"/"skilled"/; s/360425108202/360425103201/' job.json >job3.json
     expect_code "post through gateway 1" 201 POST "http://127.0.0.1:$G1/v1/jobs" "$ADMIN" job3.json
-    wait 2>/dev/null
+    wait $SSE5 2>/dev/null
     grep -q '"job":"J-e2e-3"' sse5.out && ok "a job posted on gateway 1 reaches a stream on gateway 2" || bad "cross-gateway push: $(head -3 sse5.out)"
     # The matcher goes away: 503, quickly; it comes back: served again.
     kill -TERM $MATCHER

@@ -2,7 +2,7 @@
 # tools/deps.sh -- checks the Debian 12 packages songgang builds with.  As
 # root it installs what is missing with apt-get; otherwise it names them.
 PKGS="gcc make pkg-config liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev \
-libsodium-dev libcmocka-dev libnng-dev libuv1-dev node-llhttp jq"
+libsodium-dev libcmocka-dev libnng-dev libuv1-dev node-llhttp jq curl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

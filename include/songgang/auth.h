@@ -25,8 +25,8 @@ enum sg_role {
     SG_ROLE__COUNT
 };
 
-#define SG_KEY_LEN 56    /* "sgk_" 8 hex "_" 43 base64url */
-#define SG_TOKEN_MAX 200 /* "sgt_" id "_" exp "_" worker "_" 128 hex */
+#define SG_KEY_LEN 56        /* "sgk_" 8 hex "_" 43 base64url */
+#define SG_TOKEN_MAX 200     /* "sgt_" id "_" exp "_" worker "_" 128 hex */
 #define SG_TOKEN_TTL_DAYS 30 /* default lifetime of a worker token */
 
 /* sg_role_name returns "admin", "officer", ... or NULL out of range;
@@ -61,8 +61,7 @@ void sg_auth_fini(sg_auth *a);
  * and writes the key and a NUL into out, and its id into id.  The key is
  * shown this once.  SG_EINVAL with e naming "role", "scope" or
  * "employer" when they do not fit the role (docs/api.md). */
-int sg_auth_key_create(sg_txn *t, const sg_cred *tmpl,
-                       char out[SG_KEY_LEN + 1],
+int sg_auth_key_create(sg_txn *t, const sg_cred *tmpl, char out[SG_KEY_LEN + 1],
                        char id[SG_CRED_ID_LEN + 1], sg_error *e);
 
 /* sg_auth_token_issue signs a token for worker (borrowed) that expires at
@@ -77,7 +76,7 @@ int sg_auth_token_issue(const sg_auth *a, sg_txn *t, const char *worker,
  * expired or revoked one (the caller answers 401 without saying which),
  * or another SG_E* when the store fails.  Keys are found by hash and
  * compared in constant time; tokens by signature, then by id. */
-int sg_auth_check(const sg_auth *a, sg_txn *t, const char *cred,
-                  int64_t now, sg_principal *out);
+int sg_auth_check(const sg_auth *a, sg_txn *t, const char *cred, int64_t now,
+                  sg_principal *out);
 
 #endif /* SG_AUTH_H */
