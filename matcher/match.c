@@ -416,6 +416,18 @@ static void job_reason(sg_match *m, const sg__jview *j, const sg__wview *w)
     }
 }
 
+void sg_match_job_reason(const sg_match *m, const sg_job *j,
+                         const sg_worker *w, char *out, size_t cap)
+{
+    sg__jview jv;
+    sg__wview wv;
+    sg__jview_of(j, &jv);
+    sg__wview_of(w, &wv);
+    sg_match tmp = *m;
+    job_reason(&tmp, &jv, &wv);
+    snprintf(out, cap, "%s", tmp.reason);
+}
+
 /* worker_reason: why this worker suits the job, e.g.
  * "同县 12.3公里 · 技能劳动力 · 焊工 · 期望4000元 · 零就业家庭". */
 static void worker_reason(sg_match *m, const sg__wview *w, bool zero,

@@ -19,16 +19,14 @@
 
 #define LIST_TOP 20 /* matches in a `list` event */
 
-/* The tier words of a reason, as match.c writes them. */
-static const char *const tier_zh[SG_TRAVEL__COUNT] = {
-    "同村", "同镇", "同县", "同市", "同省", "省外",
-};
-
 /* append sends one event of type to worker w (its region rides along for
  * region streams); data is taken (json_decref'd). */
 static int append(sg__push *p, const char *type, const sg_worker *w,
                   json_t *data)
 {
+    /* The recipient rides in the data too: a region stream (an officer's)
+     * carries events for many workers. */
+    json_object_set_new(data, "worker", json_string(w->id));
     char *text = json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(data);
     if (text == NULL) {
@@ -50,46 +48,13 @@ static int append(sg__push *p, const char *type, const sg_worker *w,
     return rc;
 }
 
-/* job_reason says why the job suits the worker, from the worker's side
- * ("同县 21.1公里 · 焊工 · 月薪4500-6500元 · 工业园区"), as match.c's
- * job_reason does for /matches: the ranking that chose the recipients
- * ran from the job's side, whose reason speaks of the worker. */
-static void job_reason(char *out, size_t cap, const sg_match *m,
-                       const sg_job *j, const sg_worker *w)
-{
-    char loc[64], wage[64], skill[80] = "";
-    if (m->has_km) {
-        snprintf(loc, sizeof(loc), "%s %.1f公里", tier_zh[m->tier], m->km);
-    } else {
-        snprintf(loc, sizeof(loc), "%s", tier_zh[m->tier]);
-    }
-    sg_skill s = j->nrequired > 0 ? j->required[0] : 0;
-    for (size_t i = 0; s == 0 && i < j->npreferred; i++) {
-        for (size_t k = 0; k < w->nskills; k++) {
-            if (w->skills[k] == j->preferred[i]) {
-                s = j->preferred[i];
-                break;
-            }
-        }
-    }
-    if (j->wage_min == j->wage_max) {
-        snprintf(wage, sizeof(wage), "月薪%d元", (int)j->wage_max);
-    } else {
-        snprintf(wage, sizeof(wage), "月薪%d-%d元", (int)j->wage_min,
-                 (int)j->wage_max);
-    }
-    if (s != 0) {
-        snprintf(skill, sizeof(skill), " · %s", sg_skill_name_zh(s));
-    }
-    snprintf(out, cap, "%s%s · %s · %s", loc, skill, wage,
-             sg_enum_label_zh(SG_ENUM_SOURCE, j->source));
-}
-
 static json_t *match_data(const sg_job *j, const sg_match *m,
                           const sg_worker *w)
 {
-    char reason[256];
-    job_reason(reason, sizeof(reason), m, j, w);
+    /* The ranking that chose the recipients ran from the job's side, so its
+     * reason speaks of the worker; the worker is told the job's side. */
+    char reason[sizeof(m->reason)];
+    sg_match_job_reason(m, j, w, reason, sizeof(reason));
     json_t *o = json_object();
     json_object_set_new(o, "job", json_string(j->id));
     json_object_set_new(o, "title", json_string(j->title));

@@ -1078,7 +1078,7 @@ static void test_push(void **state)
     inbox(f, "wa", 2, l);
     assert_int_equal(l->n, 1);
     assert_true(has_event(l, "removed", "jn"));
-    assert_string_equal(l->data[0], "{\"job\":\"jn\"}");
+    assert_string_equal(l->data[0], "{\"job\":\"jn\",\"worker\":\"wa\"}");
     inbox(f, "wb", 2, l);
     assert_int_equal(l->n, 1);
     assert_true(has_event(l, "match", "jn"));

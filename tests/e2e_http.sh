@@ -111,6 +111,10 @@ EOF
     curl -s -N -H "Authorization: Bearer $TOK2" "$U2/v1/events?worker=demo-2" >sse1.out 2>/dev/null &
     SSE=$!
     PIDS="$PIDS $SSE"
+    # And the township officer's region stream (燕坊镇).
+    curl -s -N -H "Authorization: Bearer $OFF_YF" "$U2/v1/events?region=360425108" >sser.out 2>/dev/null &
+    SSER=$!
+    PIDS="$PIDS $SSER"
     sleep 0.5
     expect_code "employer posts a job: 201" 201 POST "$U1/v1/jobs" "$EMP_XH" job.json
     jbody '.id == "J-e2e-1" and .employer == "E-xinghuo"' && ok "201 returns the stored job" || bad "201 body"
@@ -150,6 +154,8 @@ EOF
     i=0
     while [ $i -lt 50 ] && ! grep -q 'J-e2e-1' sse1.out; do sleep 0.1; i=$((i + 1)); done
     grep -q '^event: match' sse1.out && grep -q '"job":"J-e2e-1"' sse1.out && ok "the posted job arrives on the worker's stream" || bad "push: $(cat sse1.out | head -5)"
+    grep -q '"worker":"demo-2"' sser.out && grep '^data:' sser.out | sed 's/^data: //' | jq -e -s 'all(.[]; .worker as $w | ["demo-2","w-yf-03","w-yf-01"] | index($w) != null)' >/dev/null && ok "the officer's region stream carries its township's workers only" || bad "region stream: $(head -5 sser.out)"
+    kill $SSER 2>/dev/null
     FIRST_ID=$(grep '^id:' sse1.out | tail -1 | awk '{print $2}')
     expect_code "employer closes own job" 200 DELETE "$U1/v1/jobs/J-e2e-1" "$EMP_XH"
     jbody '.state == "closed"' && ok "DELETE returns the closed job" || bad "closed body"

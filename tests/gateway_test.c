@@ -248,6 +248,14 @@ static void answer(peer *p, nng_msg *msg, const sg_msg_req *m)
                      w ? SG_STREAM_WORKER : SG_STREAM_REGION, w ? w : rg);
         return;
     }
+    if (strcmp(m->path, "/big") == 0) {
+        static char big[64 << 10];
+        memset(big, 'x', sizeof big);
+        big[0] = '"';
+        big[sizeof big - 1] = '"';
+        reply_simple(p, msg, 200, SG_FMT_JSON, big, sizeof big);
+        return;
+    }
     if (strncmp(m->path, "/mp", 3) == 0) {
         static const uint8_t mp[] = {0x81, 0xa1, 'a', 0x01};
         reply_simple(p, msg, 200, SG_FMT_MSGPACK, mp, sizeof mp);
@@ -794,6 +802,40 @@ static void test_pipelining_in_order(void **state)
         assert_int_equal(tc_response(&c, &r, 3000), 0);
         assert_int_equal(r.status, 200);
         assert_non_null(strstr(r.body, p));
+        tresp_free(&r);
+    }
+    tc_close(&c);
+}
+
+/* A client that sends many requests but reads nothing: the gateway stops
+ * reading it instead of queueing answers without bound, and serves it
+ * in full once it reads. */
+static void test_backpressure(void **state)
+{
+    fx *f = *state;
+    tc c;
+    tresp r;
+    int before;
+    char *reqs = malloc(400 * 32);
+    size_t o = 0;
+
+    start(f);
+    assert_int_equal(tc_try_open(&c, f->w.port, 4096), 0);
+    for (int i = 0; i < 400; i++) {
+        o += (size_t)sprintf(reqs + o, "GET /big HTTP/1.1\r\n\r\n");
+    }
+    tc_send(&c, reqs, o);
+    free(reqs);
+    sleep_ms(500);
+    pthread_mutex_lock(&f->p.mu);
+    before = f->p.nseen;
+    pthread_mutex_unlock(&f->p.mu);
+    fprintf(stderr, "BEFORE=%d\n", before);
+    assert_true(before < 300); /* 400 x 64 KiB would be 25 MiB queued */
+    for (int i = 0; i < 400; i++) {
+        assert_int_equal(tc_response(&c, &r, 5000), 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body_len, 64 << 10);
         tresp_free(&r);
     }
     tc_close(&c);
@@ -1477,6 +1519,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipelining_in_order, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_limit_431, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_body_limit_413, setup, teardown),

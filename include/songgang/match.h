@@ -90,6 +90,13 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
 int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
                  sg_match_list *out);
 
+/* sg_match_job_reason writes into out (cap bytes) why job j suits worker w,
+ * from the worker's side, for a result m of ranking that pair in either
+ * direction: the line /matches shows ("同县 21.1公里 · 焊工 · 月薪4500-6500元
+ * · 工业园区").  j and w are borrowed. */
+void sg_match_job_reason(const sg_match *m, const sg_job *j,
+                         const sg_worker *w, char *out, size_t cap);
+
 /* sg_match_to_jv returns one result as a JSON object ({job|worker, score,
  * parts, tier, site, km, reason}), owned by the caller. */
 struct json_t;
