@@ -1,14 +1,12 @@
-/* gateway/client.c -- the gateway's side of REQ/REP: a bounded pool of
- * NNG REQ contexts, each with one aio, so that many requests are on the
- * wire at once without a thread each; calls beyond the pool wait in a FIFO.
- * An aio completes on an NNG thread: its callback moves a context from
- * send to receive, and a finished one is pushed onto a mutex-guarded list
- * and announced with uv_async_send; the loop thread drains the list, runs
- * the callers' callbacks and starts waiting calls.  Resends are off (a
- * resend would run a write twice); each call has a deadline of
- * timeout_ms, after which its caller answers 503.  While no pipe to the
- * matcher has been up for a while, calls fail at once instead of piling
- * up for their whole timeout. */
+/* gateway/client.c -- the gateway's side of REQ/REP: a bounded pool of NNG
+ * REQ contexts, each with one aio, so that many requests are on the wire
+ * without a thread each; calls beyond the pool wait in a FIFO.  An aio
+ * completes on an NNG thread, which moves a context from send to receive
+ * or pushes it, finished, onto a mutex-guarded list and wakes the loop
+ * (uv_async_send); the loop thread runs the callers' callbacks.  Resends
+ * are off (one would run a write twice); each call has a deadline, after
+ * which its caller answers 503; while the matcher has been gone a while,
+ * calls fail at once instead of waiting out their timeout. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +38,6 @@ struct sg__slot {
     sg__client *cl;    /* owner */
     nng_ctx ctx;       /* the context */
     nng_aio *aio;      /* its one operation at a time */
-    bool ctx_open;     /* ctx needs closing */
     int phase;         /* PH_*, written by whoever runs the operation */
     sg__call *call;    /* the call it carries (loop thread) */
     nng_time deadline; /* copy of call->deadline for the NNG thread */
@@ -107,7 +104,7 @@ static void slot_cb(void *arg)
 
 /* ---- Loop thread. ---- */
 
-static void start(sg__client *cl, sg__slot *s, sg__call *c)
+static void start(sg__slot *s, sg__call *c)
 {
     nng_time now = nng_clock();
 
@@ -117,10 +114,8 @@ static void start(sg__client *cl, sg__slot *s, sg__call *c)
     c->t_send = uv_hrtime();
     nng_aio_set_msg(s->aio, c->msg);
     c->msg = NULL;
-    nng_aio_set_timeout(s->aio, (nng_duration)(c->deadline > now
-                                                   ? c->deadline - now
-                                                   : 1));
-    (void)cl;
+    nng_aio_set_timeout(
+        s->aio, (nng_duration)(c->deadline > now ? c->deadline - now : 1));
     nng_ctx_send(s->ctx, s->aio);
 }
 
@@ -178,7 +173,7 @@ static void pump(sg__client *cl)
         wait_unlink(cl, c);
         cl->idle = s->next;
         s->next = NULL;
-        start(cl, s, c);
+        start(s, c);
     }
 }
 
@@ -208,8 +203,8 @@ static void complete(sg__client *cl, sg__call *c, int rv, nng_msg *reply)
                          nng_strerror(rv));
         }
     } else {
-        rc = sg_msg_reply_decode(nng_msg_body(reply), nng_msg_len(reply),
-                                 &rep, &e);
+        rc = sg_msg_reply_decode(nng_msg_body(reply), nng_msg_len(reply), &rep,
+                                 &e);
         if (rc != 0) {
             SG__LOG("a matcher reply does not decode: %s: %s", e.field,
                     e.reason);
@@ -302,9 +297,9 @@ int sg__client_init(sg__client *cl, sg_gateway *g, uv_loop_t *loop,
     for (int i = 0; i < cl->nslots; i++) {
         sg__slot *s = &cl->slots[i];
         s->cl = cl;
+        /* Contexts close with the socket. */
         if ((rv = nng_ctx_open(&s->ctx, cl->sock)) != 0 ||
-            (s->ctx_open = true,
-             rv = nng_ctx_set_ms(s->ctx, NNG_OPT_REQ_RESENDTIME,
+            (rv = nng_ctx_set_ms(s->ctx, NNG_OPT_REQ_RESENDTIME,
                                  NNG_DURATION_INFINITE)) != 0 ||
             (rv = nng_aio_alloc(&s->aio, slot_cb, s)) != 0) {
             SG__LOG("a REQ context: %s", nng_strerror(rv));
@@ -337,8 +332,8 @@ int sg__client_call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
     /* Fail at once while the matcher has been gone for a while. */
     if (atomic_load(&cl->pipes) <= 0) {
         int64_t since = atomic_load(&cl->down_since);
-        int grace = cl->timeout_ms < DOWN_GRACE_MS ? cl->timeout_ms
-                                                   : DOWN_GRACE_MS;
+        int grace =
+            cl->timeout_ms < DOWN_GRACE_MS ? cl->timeout_ms : DOWN_GRACE_MS;
         if ((int64_t)now - since >= grace) {
             return SG_EBUSY;
         }
@@ -365,7 +360,7 @@ int sg__client_call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
         sg__slot *s = cl->idle;
         cl->idle = s->next;
         s->next = NULL;
-        start(cl, s, c);
+        start(s, c);
     } else {
         c->queued = true;
         c->prev = cl->wait_tail;

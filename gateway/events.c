@@ -1,15 +1,12 @@
 /* gateway/events.c -- push events as Server-Sent Events.  The reply to
- * GET /v1/events grants a stream (a worker or a region prefix) and carries
- * its backlog; the gateway writes that, catches up with the same request
- * while the matcher cut the backlog, and then registers the stream.  From
- * then on one poll (SG /events/poll, after a single gateway-wide cursor)
- * per doorbell -- or per second, should a doorbell be lost, since PUB/SUB
- * drops them -- fetches new events in seq order, and each is written to
- * the registered streams it is for, never twice (a stream remembers the
- * last seq it has).  A stream registers only once it holds every event up
- * to the cursor, so none falls between its backlog and the fan-out.  The
- * doorbell arrives on an NNG thread, which only stores its seq and wakes
- * the loop; everything else runs on the loop thread. */
+ * GET /v1/events grants a stream and carries its backlog; the gateway
+ * writes it, repeats the request from the last seq while the backlog was
+ * cut, then registers the stream.  One SG /events/poll per doorbell (or per
+ * second: PUB/SUB drops doorbells) reads new events after one gateway-wide
+ * cursor and writes each to the streams it is for, never twice (a stream
+ * keeps the last seq it has); a stream registers only once it has every
+ * event up to the cursor, so none falls in between.  The doorbell arrives
+ * on an NNG thread, which stores its seq and wakes the loop thread. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

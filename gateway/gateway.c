@@ -7,6 +7,7 @@
  * close and uv_run returns.  Also the one place that translates libuv and
  * NNG error codes.  Loop thread only (open and close run before and after
  * the loop, on whichever thread calls them). */
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -101,6 +102,19 @@ static void finish(sg_gateway *g)
     }
     uv_close((uv_handle_t *)&g->sigterm, NULL);
     uv_close((uv_handle_t *)&g->sigint, NULL);
+    uv_close((uv_handle_t *)&g->stop_timer, NULL);
+}
+
+static void stop_timer_cb(uv_timer_t *t)
+{
+    sg_gateway *g = t->data;
+    int n = 0;
+
+    for (sg__conn *c = g->conns; c != NULL; c = c->next) {
+        n++;
+    }
+    SG__LOG("stopping: closing %d connection(s) still busy", n);
+    sg__http_kill(g);
 }
 
 void sg__gateway_stop(sg_gateway *g)
@@ -120,7 +134,14 @@ void sg__gateway_stop(sg_gateway *g)
     sg__http_stop(g);
     if (g->conns == NULL) {
         finish(g);
+        return;
     }
+    /* In-flight requests end within two reply timeouts (a wait for a
+     * context, then the reply); past that, only clients that do not read
+     * remain, and they may not hold the process. */
+    uv_timer_start(&g->stop_timer, stop_timer_cb,
+                   2 * (uint64_t)g->o.matcher_timeout_ms + SG__STOP_GRACE_MS,
+                   0);
 }
 
 void sg__gateway_conn_gone(sg_gateway *g)
@@ -149,9 +170,9 @@ int sg_gateway_open(sg_gateway **out, const sg_gateway_opts *o)
     int rc;
 
     if (out == NULL || o == NULL || o->matcher == NULL || o->http == NULL ||
-        o->max_conns <= 0 || o->max_header == 0 ||
-        o->request_timeout_ms <= 0 || o->idle_timeout_ms <= 0 ||
-        o->matcher_timeout_ms <= 0 || o->contexts <= 0) {
+        o->max_conns <= 0 || o->max_header == 0 || o->request_timeout_ms <= 0 ||
+        o->idle_timeout_ms <= 0 || o->matcher_timeout_ms <= 0 ||
+        o->contexts <= 0) {
         return SG_EINVAL;
     }
     if (o->pub != NULL) {
@@ -195,11 +216,13 @@ int sg_gateway_open(sg_gateway **out, const sg_gateway_opts *o)
     g->sigterm.data = g;
     uv_signal_init(&g->loop, &g->sigint);
     g->sigint.data = g;
+    uv_timer_init(&g->loop, &g->stop_timer);
+    g->stop_timer.data = g;
 
     /* From here on, a failure unwinds through sg_gateway_close. */
     g->client_ok = true;
-    rc = sg__client_init(&g->client, g, &g->loop, g->matcher_url,
-                         g->o.contexts, g->o.matcher_timeout_ms);
+    rc = sg__client_init(&g->client, g, &g->loop, g->matcher_url, g->o.contexts,
+                         g->o.matcher_timeout_ms);
     if (rc == 0) {
         g->events_ok = true;
         rc = sg__events_init(&g->events, g, &g->loop, g->pub_url);
@@ -246,8 +269,8 @@ void sg_gateway_close(sg_gateway *g)
     uv_run(&g->loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&g->loop);
     if (rc != 0) {
-        SG__LOG("uv_loop_close: %s (a handle is still open)",
-                uv_strerror(rc));
+        SG__LOG("uv_loop_close: %s (a handle is still open)", uv_strerror(rc));
+        assert(rc == 0);
     }
     sg__rate_fini(&g->rate);
     free(g->matcher_url);

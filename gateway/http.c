@@ -1,16 +1,16 @@
-/* gateway/http.c -- the HTTP/1.1 server: libuv TCP connections, an llhttp
- * parser each, keep-alive and pipelining.  Requests of one connection sit
- * in a FIFO in arrival order; each is answered when its matcher reply
- * comes (in any order), but only the FIFO's head is ever written, so
- * responses leave in request order.  Limits are enforced while parsing --
- * header bytes (431), body bytes from Content-Length before the body is
- * read and while a chunked body arrives (413), one deadline per request
- * (408), keep-alive idle, max_conns (503) -- and an error that leaves the
- * stream out of step closes the connection after its answer (a FIN, then
- * reading what the client still sends for a moment, so that it sees the
- * answer rather than a reset).  Loop thread only. */
+/* gateway/http.c -- the HTTP/1.1 server: libuv TCP connections, one
+ * llhttp parser each, keep-alive and pipelining.  A connection's requests
+ * wait in a FIFO; each is answered when its matcher reply comes, in any
+ * order, but only the head is written, so responses leave in request
+ * order.  Limits are checked while parsing: header bytes (431), body bytes
+ * from Content-Length before the body and while a chunked one arrives
+ * (413), a deadline per request (408), keep-alive idle, max_conns (503).
+ * An error that leaves the stream out of step closes the connection after
+ * its answer: our FIN, then reading a moment so that the client sees the
+ * answer rather than a reset.  Loop thread only. */
 #include <arpa/inet.h>
 #include <assert.h>
+#include <linux/sockios.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 
 #include "internal.h"
 
@@ -25,6 +26,8 @@ static void conn_flush(sg__conn *c);
 static void conn_close(sg__conn *c);
 static void conn_shutdown(sg__conn *c);
 static void conn_feed(sg__conn *c, const char *p, size_t n);
+static void conn_maybe_resume(sg__conn *c);
+static void timer_set(sg__conn *c, int mode);
 static void hreq_error(sg__hreq *r, int status, const char *code,
                        const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -119,6 +122,18 @@ static void write_cb(uv_write_t *w, int status)
     free(wr);
     if (status < 0 && c->state != SG__C_CLOSED) {
         conn_close(c);
+        return;
+    }
+    if (c->wblocked && c->tcp.write_queue_size <= SG__WRITE_HIGH / 2) {
+        c->wblocked = false;
+        if (c->tmode == SG__T_STALL) {
+            timer_set(c, SG__T_NONE);
+        }
+        conn_maybe_resume(c);
+        if (c->state == SG__C_OPEN && c->head == NULL && c->cur == NULL &&
+            c->tmode == SG__T_NONE) {
+            timer_set(c, SG__T_IDLE);
+        }
     }
 }
 
@@ -141,6 +156,7 @@ static int conn_write(sg__conn *c, sg_buf *b)
     }
     wr->buf = *b;
     sg_buf_init(b);
+    c->wtotal += wr->buf.len;
     wr->req.data = c;
     ub = uv_buf_init((char *)wr->buf.data, (unsigned)wr->buf.len);
     if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &ub, 1, write_cb) != 0) {
@@ -242,8 +258,8 @@ static void account(sg__hreq *r)
     if (!g->o.quiet) {
         sg__log_target((const char *)r->url.data, r->url.len, target,
                        sizeof target);
-        fprintf(stderr, "%s %s %s %d %.1fms\n", c->peer, method_str(r),
-                target, r->status, secs * 1e3);
+        fprintf(stderr, "%s %s %s %d %.1fms\n", c->peer, method_str(r), target,
+                r->status, secs * 1e3);
     }
 }
 
@@ -263,13 +279,13 @@ static void respond(sg__hreq *r, int status, uint8_t ctype, const void *body,
         conn_hdr = "Connection: keep-alive\r\n";
     }
     n = snprintf(head, sizeof head,
-                 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s",
-                 status, reason(status), len, mime[0] ? "Content-Type: " : "",
-                 mime, mime[0] ? "\r\n" : "", conn_hdr);
+                 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s", status,
+                 reason(status), len, mime[0] ? "Content-Type: " : "", mime,
+                 mime[0] ? "\r\n" : "", conn_hdr);
     assert(n > 0 && (size_t)n < sizeof head);
     if (retry_after > 0) {
-        n += snprintf(head + n, sizeof head - (size_t)n,
-                      "Retry-After: %d\r\n", retry_after);
+        n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %d\r\n",
+                      retry_after);
     }
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
     r->out.len = 0;
@@ -284,8 +300,7 @@ static void respond(sg__hreq *r, int status, uint8_t ctype, const void *body,
 }
 
 static void respond_error(sg__hreq *r, int status, const char *code,
-                          const char *msg, const char *field,
-                          int retry_after)
+                          const char *msg, const char *field, int retry_after)
 {
     sg_buf b;
     bool mp = r->accept == SG_FMT_MSGPACK;
@@ -314,6 +329,22 @@ static void hreq_error(sg__hreq *r, int status, const char *code,
 
 static void timer_cb(uv_timer_t *t);
 
+/* delivered returns the bytes of c's answers the client has taken: queued
+ * minus what waits in libuv and in the kernel (which may hold megabytes,
+ * and tells libuv it has room only in large steps). */
+static uint64_t delivered(sg__conn *c)
+{
+    uv_os_fd_t fd;
+    int outq = 0;
+    uint64_t waiting = c->tcp.write_queue_size;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+        ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
+        waiting += (uint64_t)outq;
+    }
+    return waiting < c->wtotal ? c->wtotal - waiting : 0;
+}
+
 static void timer_set(sg__conn *c, int mode)
 {
     const sg_gateway_opts *o = &c->g->o;
@@ -328,6 +359,7 @@ static void timer_set(sg__conn *c, int mode)
         ms = (uint64_t)o->request_timeout_ms;
         break;
     case SG__T_IDLE:
+    case SG__T_STALL:
         ms = (uint64_t)o->idle_timeout_ms;
         break;
     case SG__T_LINGER:
@@ -338,6 +370,7 @@ static void timer_set(sg__conn *c, int mode)
         uv_timer_stop(&c->timer);
         return;
     }
+    c->sent_seen = delivered(c);
     uv_timer_start(&c->timer, timer_cb, ms, 0);
 }
 
@@ -537,7 +570,14 @@ static void timer_cb(uv_timer_t *t)
                       "the request did not arrive in time", "", 0);
         return;
     case SG__T_IDLE:
-        if (c->head == NULL) {
+    case SG__T_STALL:
+        /* A client still reading a long answer is not idle: what counts
+         * is that it read something since the timer started. */
+        if (delivered(c) < c->wtotal && delivered(c) > c->sent_seen) {
+            timer_set(c, c->tmode);
+            return;
+        }
+        if (c->tmode == SG__T_STALL || c->head == NULL) {
             conn_close(c);
         }
         return;
@@ -553,7 +593,17 @@ static void timer_cb(uv_timer_t *t)
 
 static void conn_maybe_resume(sg__conn *c)
 {
-    if (c->in_parse) {
+    if (c->in_parse || c->state != SG__C_OPEN) {
+        return;
+    }
+    /* A client that sends but does not read gets no more answers queued
+     * than SG__WRITE_HIGH: we stop reading until it catches up. */
+    if (c->tcp.write_queue_size > SG__WRITE_HIGH) {
+        if (!c->wblocked) {
+            c->wblocked = true;
+            read_stop(c);
+            timer_set(c, SG__T_STALL);
+        }
         return;
     }
     while (c->paused && !c->no_more && c->state == SG__C_OPEN &&
@@ -626,7 +676,9 @@ static void conn_flush(sg__conn *c)
             return;
         }
     }
-    if (c->state == SG__C_DRAIN && c->head == NULL) {
+    /* Nothing left to answer and nothing more to read: close. */
+    if (c->head == NULL &&
+        (c->state == SG__C_DRAIN || (c->state == SG__C_OPEN && c->no_more))) {
         conn_shutdown(c);
         return;
     }
@@ -677,10 +729,9 @@ static void on_reply(void *arg, int rc, const sg_msg_reply *rep,
         break;
     }
     if (rc != 0) {
-        respond_error(r, 503, "unavailable",
-                      rc == SG_EBUSY ? e->reason
-                                     : "the matcher sent a bad reply",
-                      "", 0);
+        respond_error(
+            r, 503, "unavailable",
+            rc == SG_EBUSY ? e->reason : "the matcher sent a bad reply", "", 0);
         return;
     }
     if (rep->stream != SG_STREAM_NONE && rep->status == 200 &&
@@ -690,8 +741,7 @@ static void on_reply(void *arg, int rc, const sg_msg_reply *rep,
         if (r->stream == NULL) {
             sg_buf_free(&b);
             respond_error(r, 503, "unavailable",
-                          "the matcher sent events that do not decode", "",
-                          0);
+                          "the matcher sent events that do not decode", "", 0);
             return;
         }
         sg_buf_free(&r->out);
@@ -717,8 +767,8 @@ static void dispatch(sg__hreq *r)
     int rc, wait;
 
     if (r->err_status != 0) {
-        respond_error(r, r->err_status, r->err_code, r->err_msg,
-                      r->err_field, 0);
+        respond_error(r, r->err_status, r->err_code, r->err_msg, r->err_field,
+                      0);
         return;
     }
     switch (r->method) {
@@ -776,13 +826,13 @@ static void dispatch(sg__hreq *r)
     wait = sg__rate_take(&g->rate, key, keylen, uv_now(&g->loop));
     if (wait > 0) {
         respond_error(r, 429, "rate_limited",
-                      "too many requests with this credential; retry later",
-                      "", wait);
+                      "too many requests with this credential; retry later", "",
+                      wait);
         return;
     }
     if (sg__client_call(&g->client, &m, on_reply, r, &r->call) != 0) {
-        respond_error(r, 503, "unavailable", "the matcher is unavailable",
-                      "", 0);
+        respond_error(r, 503, "unavailable", "the matcher is unavailable", "",
+                      0);
         return;
     }
     /* The message holds the body now. */
@@ -822,6 +872,7 @@ static int on_message_begin(llhttp_t *p)
     c->hdr_bytes = 0;
     c->hflen = 0;
     c->hval.len = 0;
+    c->hval_long = false;
     timer_set(c, SG__T_REQUEST);
     return 0;
 }
@@ -863,10 +914,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
         return -1;
     }
     /* Values we use are short; a long one is only counted. */
-    if (c->hval.len + n <= 2048) {
+    if (!c->hval_long && c->hval.len + n <= 2048) {
         sg_buf_append(&c->hval, at, n);
     } else {
-        c->hval.len = 2049;
+        c->hval_long = true;
     }
     return 0;
 }
@@ -920,7 +971,7 @@ static int on_header_value_complete(llhttp_t *p)
     sg__hreq *r = cur_of(p);
     const char *v = (const char *)c->hval.data;
     size_t n = c->hval.len;
-    bool long_value = n > 2048;
+    bool long_value = c->hval_long;
 
     if (r == NULL) {
         return -1;
@@ -984,6 +1035,7 @@ static int on_header_value_complete(llhttp_t *p)
     }
     c->hflen = 0;
     c->hval.len = 0;
+    c->hval_long = false;
     return 0;
 }
 
@@ -1055,8 +1107,7 @@ static int on_message_complete(llhttp_t *p)
     }
     r->state = SG__HR_WAITING;
     dispatch(r);
-    if (c->state != SG__C_OPEN || c->no_more ||
-        c->nreq >= SG__PIPELINE_MAX) {
+    if (c->state != SG__C_OPEN || c->no_more || c->nreq >= SG__PIPELINE_MAX) {
         return HPE_PAUSED;
     }
     return 0;
@@ -1121,16 +1172,14 @@ static void conn_feed(sg__conn *c, const char *p, size_t n)
         return;
     }
     if (r->err_status == 0) {
-        hreq_error(r, 400, "bad_request", "",
-                   "malformed HTTP request: %s",
+        hreq_error(r, 400, "bad_request", "", "malformed HTTP request: %s",
                    llhttp_get_error_reason(&c->parser)
                        ? llhttp_get_error_reason(&c->parser)
                        : llhttp_errno_name(err));
     }
     r->close_after = true;
     r->state = SG__HR_WAITING;
-    respond_error(r, r->err_status, r->err_code, r->err_msg, r->err_field,
-                  0);
+    respond_error(r, r->err_status, r->err_code, r->err_msg, r->err_field, 0);
 }
 
 /* ---- Accepting. ---- */
@@ -1275,5 +1324,12 @@ void sg__http_stop(sg_gateway *g)
         sg_buf_free(&c->stash);
         c->paused = false;
         sg__conn_end(c);
+    }
+}
+
+void sg__http_kill(sg_gateway *g)
+{
+    for (sg__conn *c = g->conns; c != NULL; c = c->next) {
+        conn_close(c);
     }
 }

@@ -27,13 +27,15 @@ typedef struct sg__call sg__call;
 typedef struct sg__slot sg__slot;
 typedef struct sg__stream sg__stream;
 
-#define SG__READ_BUF (64u << 10)      /* bytes read at a time */
-#define SG__PIPELINE_MAX 32           /* requests queued per connection */
-#define SG__LINGER_MS 1000            /* reading after our FIN, at most */
+#define SG__READ_BUF (64u << 10)       /* bytes read at a time */
+#define SG__PIPELINE_MAX 32            /* requests queued per connection */
+#define SG__LINGER_MS 1000             /* reading after our FIN, at most */
 #define SG__SSE_QUEUE_MAX (256u << 10) /* unsent bytes before a stream ends */
-#define SG__POLL_MS 1000              /* events poll without a doorbell */
-#define SG__POLL_LIMIT 1000           /* events per SG /events/poll */
-#define SG__WAIT_MAX 4096             /* requests waiting for a context */
+#define SG__WRITE_HIGH (1u << 20)      /* unsent bytes before reading stops */
+#define SG__POLL_MS 1000               /* events poll without a doorbell */
+#define SG__POLL_LIMIT 1000            /* events per SG /events/poll */
+#define SG__WAIT_MAX 4096              /* requests waiting for a context */
+#define SG__STOP_GRACE_MS 3000         /* stop grace beyond 2 reply waits */
 
 /* sg__log writes one line "songgang-gateway: file:line: message" to stderr;
  * for errors that are the gateway's own (never a client's input). */
@@ -109,10 +111,10 @@ typedef struct sg__bucket {
 } sg__bucket;
 
 typedef struct sg__rate {
-    sg__bucket *b;  /* open-addressed table, owned */
-    size_t cap;     /* entries, a power of two */
-    double rate;    /* tokens per second, <= 0 = no limit */
-    double burst;   /* bucket size */
+    sg__bucket *b;    /* open-addressed table, owned */
+    size_t cap;       /* entries, a power of two */
+    double rate;      /* tokens per second, <= 0 = no limit */
+    double burst;     /* bucket size */
     uint8_t hkey[16]; /* random key of the hash */
 } sg__rate;
 
@@ -132,24 +134,24 @@ typedef void (*sg__reply_cb)(void *arg, int rc, const sg_msg_reply *rep,
                              const sg_error *e);
 
 typedef struct sg__client {
-    sg_gateway *g;                 /* owner */
-    nng_socket sock;               /* REQ */
-    bool sock_open;                /* sock needs nng_close */
-    int timeout_ms;                /* reply wait */
-    int nslots;                    /* contexts */
-    sg__slot *slots;               /* [nslots], owned */
-    sg__slot *idle;                /* slots without a call */
-    sg__call *wait_head;           /* calls waiting for a slot, FIFO */
-    sg__call *wait_tail;           /* its end */
-    size_t nwait;                  /* its length */
-    uv_async_t async;              /* NNG threads -> loop */
-    uv_timer_t sweep;              /* expires waiting calls */
-    bool handles;                  /* async and sweep are initialised */
-    pthread_mutex_t mu;            /* guards done */
-    sg__slot *done;                /* completed slots (NNG threads push) */
-    atomic_int pipes;              /* connected pipes (NNG threads) */
-    _Atomic int64_t down_since;    /* nng_clock() when pipes became 0 */
-    sg_buf enc;                    /* scratch for encoding */
+    sg_gateway *g;              /* owner */
+    nng_socket sock;            /* REQ */
+    bool sock_open;             /* sock needs nng_close */
+    int timeout_ms;             /* reply wait */
+    int nslots;                 /* contexts */
+    sg__slot *slots;            /* [nslots], owned */
+    sg__slot *idle;             /* slots without a call */
+    sg__call *wait_head;        /* calls waiting for a slot, FIFO */
+    sg__call *wait_tail;        /* its end */
+    size_t nwait;               /* its length */
+    uv_async_t async;           /* NNG threads -> loop */
+    uv_timer_t sweep;           /* expires waiting calls */
+    bool handles;               /* async and sweep are initialised */
+    pthread_mutex_t mu;         /* guards done */
+    sg__slot *done;             /* completed slots (NNG threads push) */
+    atomic_int pipes;           /* connected pipes (NNG threads) */
+    _Atomic int64_t down_since; /* nng_clock() when pipes became 0 */
+    sg_buf enc;                 /* scratch for encoding */
 } sg__client;
 
 /* sg__client_init opens the REQ socket, dials url without waiting and
@@ -230,38 +232,43 @@ enum sg__timer_mode {
     SG__T_REQUEST, /* a request is arriving: 408 */
     SG__T_IDLE,    /* keep-alive idle: close */
     SG__T_LINGER,  /* lingering close: close */
+    SG__T_STALL,   /* the client reads none of its answers: close */
 };
 
 /* sg__conn is one client connection.  It owns its two handles and is
  * freed when both close callbacks have run. */
 struct sg__conn {
-    uv_tcp_t tcp;           /* the socket; data = this */
-    uv_timer_t timer;       /* the one deadline; data = this */
-    uv_shutdown_t shut;     /* our FIN */
-    sg_gateway *g;          /* owner */
-    sg__conn *prev;         /* gateway's list */
-    sg__conn *next;         /* gateway's list */
-    llhttp_t parser;        /* request parser; data = this */
-    uint8_t state;          /* enum sg__conn_state */
-    uint8_t tmode;          /* enum sg__timer_mode */
-    int handles;            /* handles not yet closed */
-    bool rejected;          /* over max_conns: answered 503 */
-    bool reading;           /* uv_read_start is on */
-    bool paused;            /* the parser waits; stash holds the rest */
-    bool in_parse;          /* inside llhttp_execute */
-    bool no_more;           /* parse no further requests */
-    bool eof;               /* the client sent its FIN */
-    sg_buf stash;           /* bytes not parsed while paused */
-    sg__hreq *head;         /* FIFO of requests, oldest */
-    sg__hreq *tail;         /* newest */
-    sg__hreq *cur;          /* the one being parsed, also the tail */
-    int nreq;               /* requests in the FIFO */
-    size_t hdr_bytes;       /* header bytes of cur */
-    char hfield[24];        /* current header name (lower case) */
-    size_t hflen;           /* its length; > sizeof = a long one */
-    sg_buf hval;            /* current header value */
-    sg__stream *stream;     /* the SSE stream this connection carries */
-    char peer[64];          /* client address, for anonymous rate keys */
+    uv_tcp_t tcp;       /* the socket; data = this */
+    uv_timer_t timer;   /* the one deadline; data = this */
+    uv_shutdown_t shut; /* our FIN */
+    sg_gateway *g;      /* owner */
+    sg__conn *prev;     /* gateway's list */
+    sg__conn *next;     /* gateway's list */
+    llhttp_t parser;    /* request parser; data = this */
+    uint8_t state;      /* enum sg__conn_state */
+    uint8_t tmode;      /* enum sg__timer_mode */
+    int handles;        /* handles not yet closed */
+    bool rejected;      /* over max_conns: answered 503 */
+    bool reading;       /* uv_read_start is on */
+    bool paused;        /* the parser waits; stash holds the rest */
+    bool in_parse;      /* inside llhttp_execute */
+    bool no_more;       /* parse no further requests */
+    bool eof;           /* the client sent its FIN */
+    sg_buf stash;       /* bytes not parsed while paused */
+    sg__hreq *head;     /* FIFO of requests, oldest */
+    sg__hreq *tail;     /* newest */
+    sg__hreq *cur;      /* the one being parsed, also the tail */
+    int nreq;           /* requests in the FIFO */
+    size_t hdr_bytes;   /* header bytes of cur */
+    char hfield[24];    /* current header name (lower case) */
+    size_t hflen;       /* its length; > sizeof = a long one */
+    sg_buf hval;        /* current header value */
+    bool hval_long;     /* it is longer than we keep */
+    bool wblocked;      /* reading waits for the client to read */
+    uint64_t wtotal;    /* bytes ever queued for writing */
+    uint64_t sent_seen; /* bytes written when the timer started */
+    sg__stream *stream; /* the SSE stream this connection carries */
+    char peer[64];      /* client address, for anonymous rate keys */
 };
 
 /* sg__http_listen binds and listens on g->o.http; 0 or SG_E*. */
@@ -269,6 +276,9 @@ int sg__http_listen(sg_gateway *g);
 /* sg__http_stop stops reading requests on every connection: answered
  * ones are written, streams end, idle connections close. */
 void sg__http_stop(sg_gateway *g);
+/* sg__http_kill closes every connection at once (a stop past its
+ * grace time: a client that never reads must not hold the process). */
+void sg__http_kill(sg_gateway *g);
 /* sg__conn_send queues bytes on c (an SSE stream) and ends c when more
  * than SG__SSE_QUEUE_MAX are unsent: 0, or -1 when c is closing. */
 int sg__conn_send(sg__conn *c, const void *p, size_t n);
@@ -302,22 +312,22 @@ bool sg__printable(const char *s, size_t n);
 /* ---- Server-Sent Events (events.c). ---- */
 
 typedef struct sg__events {
-    sg_gateway *g;               /* owner */
-    nng_socket sub;              /* doorbells */
-    bool sub_open;               /* sub needs nng_close */
-    nng_aio *aio;                /* receives doorbells (NNG thread) */
-    uv_async_t async;            /* doorbell -> loop */
-    uv_timer_t poll_timer;       /* polls without a doorbell */
-    uv_timer_t ping_timer;       /* SSE heartbeats */
-    bool handles;                /* the three handles are initialised */
-    bool stopped;                /* sg__events_stop has run */
-    _Atomic uint64_t bell;       /* highest doorbell seq (NNG thread) */
-    sg__stream *live;            /* registered streams */
-    size_t nstreams;             /* streams open, registered or not */
-    uint64_t cursor;             /* last seq fanned out */
-    sg__call *poll;              /* SG /events/poll in flight */
-    bool again;                  /* poll again when it returns */
-    sg_buf scratch;              /* one event's SSE text */
+    sg_gateway *g;         /* owner */
+    nng_socket sub;        /* doorbells */
+    bool sub_open;         /* sub needs nng_close */
+    nng_aio *aio;          /* receives doorbells (NNG thread) */
+    uv_async_t async;      /* doorbell -> loop */
+    uv_timer_t poll_timer; /* polls without a doorbell */
+    uv_timer_t ping_timer; /* SSE heartbeats */
+    bool handles;          /* the three handles are initialised */
+    bool stopped;          /* sg__events_stop has run */
+    _Atomic uint64_t bell; /* highest doorbell seq (NNG thread) */
+    sg__stream *live;      /* registered streams */
+    size_t nstreams;       /* streams open, registered or not */
+    uint64_t cursor;       /* last seq fanned out */
+    sg__call *poll;        /* SG /events/poll in flight */
+    bool again;            /* poll again when it returns */
+    sg_buf scratch;        /* one event's SSE text */
 } sg__events;
 
 int sg__events_init(sg__events *ev, sg_gateway *g, uv_loop_t *loop,
@@ -340,27 +350,28 @@ void sg__stream_free(sg__events *ev, sg__stream *s);
 /* ---- The gateway object (gateway.c). ---- */
 
 struct sg_gateway {
-    uv_loop_t loop;           /* the one loop */
-    uv_tcp_t listener;        /* accepting socket */
-    uv_signal_t sigterm;      /* graceful stop */
-    uv_signal_t sigint;       /* graceful stop */
-    sg_gateway_opts o;        /* options; strings point at the copies */
-    char *matcher_url;        /* owned copy */
-    char *pub_url;            /* owned, derived when not given */
-    char *http_addr;          /* owned copy */
-    int port;                 /* bound TCP port */
-    bool listening;           /* listener is open */
-    bool stopping;            /* stop has begun */
-    bool finished;            /* everything is closing */
-    bool client_ok;           /* client needs fini */
-    bool events_ok;           /* events need stop */
-    sg__client client;        /* to the matcher */
-    sg__events events;        /* SSE */
-    sg__metrics metrics;      /* counters */
-    sg__rate rate;            /* per-credential buckets */
-    sg__conn *conns;          /* every open connection */
-    int nconns;               /* those counted against max_conns */
-    char rbuf[SG__READ_BUF];  /* read buffer (one loop, one read at once) */
+    uv_loop_t loop;          /* the one loop */
+    uv_tcp_t listener;       /* accepting socket */
+    uv_signal_t sigterm;     /* graceful stop */
+    uv_signal_t sigint;      /* graceful stop */
+    uv_timer_t stop_timer;   /* ends a stop that takes too long */
+    sg_gateway_opts o;       /* options; strings point at the copies */
+    char *matcher_url;       /* owned copy */
+    char *pub_url;           /* owned, derived when not given */
+    char *http_addr;         /* owned copy */
+    int port;                /* bound TCP port */
+    bool listening;          /* listener is open */
+    bool stopping;           /* stop has begun */
+    bool finished;           /* everything is closing */
+    bool client_ok;          /* client needs fini */
+    bool events_ok;          /* events need stop */
+    sg__client client;       /* to the matcher */
+    sg__events events;       /* SSE */
+    sg__metrics metrics;     /* counters */
+    sg__rate rate;           /* per-credential buckets */
+    sg__conn *conns;         /* every open connection */
+    int nconns;              /* those counted against max_conns */
+    char rbuf[SG__READ_BUF]; /* read buffer (one loop, one read at once) */
 };
 
 /* sg__gateway_stop begins the graceful stop; sg__gateway_conn_gone is

@@ -124,8 +124,9 @@ int main(int argc, char **argv)
     }
 
     if ((rc = sg_gateway_open(&g, &o)) != 0) {
-        fprintf(stderr, "songgang-gateway: cannot start on %s (matcher %s): "
-                        "%s\n",
+        fprintf(stderr,
+                "songgang-gateway: cannot start on %s (matcher %s): "
+                "%s\n",
                 o.http, o.matcher, sg_strerror(rc));
         return 1;
     }

@@ -191,8 +191,8 @@ static void render_hist(sg_buf *out, const char *name, const char *labels,
     const char *sep = labels[0] != '\0' ? "," : "";
 
     for (int i = 0; i < SG__HIST_BUCKETS; i++) {
-        printf_buf(out, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name,
-                   labels, sep, bounds[i], h->n[i]);
+        printf_buf(out, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels,
+                   sep, bounds[i], h->n[i]);
     }
     printf_buf(out, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels,
                sep, h->count);

@@ -9,7 +9,6 @@
  * Reads run on the service's reader threads, writes on its writer thread;
  * an sg_api is shared by all of them and never changes after open. */
 #include <jansson.h>
-#include <msgpack.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -107,61 +106,6 @@ bool sg_api_is_write(const sg_msg_req *req)
 
 /* ---- Replies. ---- */
 
-static int buf_write(void *data, const char *p, size_t n)
-{
-    sg_buf_append(data, p, n);
-    return 0;
-}
-
-/* jv_pack writes a JSON value as msgpack, so that one reply built as a
- * jansson value serves both formats. */
-static void jv_pack(msgpack_packer *pk, json_t *v)
-{
-    const char *key;
-    json_t *x;
-    size_t i;
-
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        msgpack_pack_map(pk, json_object_size(v));
-        json_object_foreach(v, key, x)
-        {
-            size_t n = strlen(key);
-            msgpack_pack_str(pk, n);
-            msgpack_pack_str_body(pk, key, n);
-            jv_pack(pk, x);
-        }
-        break;
-    case JSON_ARRAY:
-        msgpack_pack_array(pk, json_array_size(v));
-        json_array_foreach(v, i, x)
-        {
-            jv_pack(pk, x);
-        }
-        break;
-    case JSON_STRING:
-        msgpack_pack_str(pk, json_string_length(v));
-        msgpack_pack_str_body(pk, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        msgpack_pack_int64(pk, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        msgpack_pack_double(pk, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        msgpack_pack_true(pk);
-        break;
-    case JSON_FALSE:
-        msgpack_pack_false(pk);
-        break;
-    case JSON_NULL:
-    default:
-        msgpack_pack_nil(pk);
-        break;
-    }
-}
-
 /* reply_jv answers status with v (taken) in the accepted format. */
 static int reply_jv(rq *r, int status, json_t *v)
 {
@@ -170,9 +114,9 @@ static int reply_jv(rq *r, int status, json_t *v)
     }
     r->body->len = r->off;
     if (r->msgpack) {
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, r->body, buf_write);
-        jv_pack(&pk, v);
+        if (sg_json_to_msgpack(v, r->body) != 0) {
+            abort(); /* our own replies never nest that deep */
+        }
         r->reply->ctype = SG_FMT_MSGPACK;
     } else {
         char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -306,21 +250,6 @@ static bool worker_visible(const sg_principal *p, const sg_worker *w)
     }
 }
 
-static bool id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > SG_ID_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-              (c >= 'A' && c <= 'Z') || c == '_' || c == '-')) {
-            return false;
-        }
-    }
-    return true;
-}
 
 static bool digits_ok(const char *s, size_t max)
 {
@@ -349,7 +278,7 @@ static bool region_known(const char *s)
  * not exist. */
 static int load_job(rq *r, const char *id, sg_job *j)
 {
-    if (!id_ok(id)) {
+    if (!sg_id_valid(id, strlen(id))) {
         return fail(r, 404, "", "no such job");
     }
     int rc = sg_txn_get_job(r->t, id, j);
@@ -366,7 +295,7 @@ static int load_worker(rq *r, const char *id, sg_worker *w)
     if (r->who.role == SG_ROLE_WORKER && strcmp(id, r->who.worker) != 0) {
         return fail(r, 403, "", "a worker token is for its own worker only");
     }
-    if (!id_ok(id)) {
+    if (!sg_id_valid(id, strlen(id))) {
         return fail(r, 404, "", "no such worker");
     }
     int rc = sg_txn_get_worker(r->t, id, w);
@@ -518,7 +447,7 @@ static int h_job_put(rq *r)
     sg_job j, old;
     sg_error e;
     sg_error_clear(&e);
-    if (!id_ok(r->arg)) {
+    if (!sg_id_valid(r->arg, strlen(r->arg))) {
         return fail(r, 404, "", "no such job");
     }
     /* The record as it stands decides visibility, before the body. */
@@ -756,7 +685,7 @@ static int h_worker_put(rq *r)
     sg_worker w, old;
     sg_error e;
     sg_error_clear(&e);
-    if (!id_ok(r->arg)) {
+    if (!sg_id_valid(r->arg, strlen(r->arg))) {
         return fail(r, 404, "", "no such worker");
     }
     int rc = sg_txn_get_worker(r->t, r->arg, &old);

@@ -51,22 +51,6 @@ void sg_auth_fini(sg_auth *a)
     sodium_memzero(a, sizeof(*a));
 }
 
-static bool id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > SG_ID_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-              (c >= 'A' && c <= 'Z') || c == '_' || c == '-')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool lhex_ok(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -128,7 +112,8 @@ int sg_auth_key_create(sg_txn *t, const sg_cred *tmpl, char out[SG_KEY_LEN + 1],
                             "an employer key has no scope");
     }
     if ((role == SG_ROLE_EMPLOYER) != (tmpl->employer[0] != '\0') ||
-        (tmpl->employer[0] != '\0' && !id_ok(tmpl->employer))) {
+        (tmpl->employer[0] != '\0' &&
+         !sg_id_valid(tmpl->employer, strlen(tmpl->employer)))) {
         return sg_error_set(e, SG_EINVAL, "employer",
                             role == SG_ROLE_EMPLOYER
                                 ? "an employer key needs a valid employer id"
@@ -176,7 +161,7 @@ int sg_auth_token_issue(const sg_auth *a, sg_txn *t, const char *worker,
                         int64_t expires, char out[SG_TOKEN_MAX + 1],
                         char id[SG_CRED_ID_LEN + 1], sg_error *e)
 {
-    if (!id_ok(worker)) {
+    if (!sg_id_valid(worker, strlen(worker))) {
         return sg_error_set(e, SG_EINVAL, "worker",
                             "must be 1-32 of A-Z a-z 0-9 _ -");
     }
@@ -286,7 +271,7 @@ static int check_token(const sg_auth *a, sg_txn *t, const char *cred,
     }
     memcpy(worker, body + i + 1, wl);
     worker[wl] = '\0';
-    if (!id_ok(worker) || now >= exp) {
+    if (!sg_id_valid(worker, strlen(worker)) || now >= exp) {
         return SG_ENOTFOUND;
     }
     sg_cred c;

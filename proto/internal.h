@@ -28,8 +28,6 @@ unsigned sg__days_in_month(int64_t y, unsigned m);
 /* sg__date_ok tells whether days is a supported date (not SG_DATE_NONE). */
 bool sg__date_ok(int32_t days);
 
-/* sg__id_ok tells whether s[0..len) is 1-32 of [A-Za-z0-9_-]. */
-bool sg__id_ok(const char *s, size_t len);
 /* sg__text_check checks that s[0..len) is valid UTF-8 without control
  * characters (C0, DEL, C1, NUL); returns NULL or a static reason. */
 const char *sg__text_check(const char *s, size_t len);

@@ -81,6 +81,14 @@ static bool to_msgpack(msgpack_packer *pk, json_t *v, int depth)
     }
 }
 
+int sg_json_to_msgpack(const json_t *v, sg_buf *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    /* jansson's iterators take a mutable value; nothing is changed. */
+    return to_msgpack(&pk, (json_t *)v, 1) ? 0 : SG_EINVAL;
+}
+
 /* append_key appends the JSON string token s[0..n) (quotes included),
  * decoded and made printable, to the path in out. */
 static void append_key(char *out, size_t cap, const char *s, size_t n)
@@ -232,7 +240,6 @@ int sg_json_decode(const char *s, size_t len, sg_kind want,
                    const uint8_t *idkey, sg_kind *kind, sg_worker *w,
                    sg_job *j, sg_error *e)
 {
-    msgpack_packer pk;
     json_error_t je;
     json_t *root;
     sg_buf mp;
@@ -268,8 +275,7 @@ int sg_json_decode(const char *s, size_t len, sg_kind want,
 
     /* Convert, then run the one strict decoder. */
     sg_buf_init(&mp);
-    msgpack_packer_init(&pk, &mp, buf_write);
-    if (!to_msgpack(&pk, root, 1)) {
+    if (sg_json_to_msgpack(root, &mp) != 0) {
         rc = sg_error_set(e, SG_EINVAL, "", "nested too deeply");
         goto out_wipe_buf;
     }

@@ -754,7 +754,7 @@ static int event_field(sg__mp_reader *r, int f, sg_event *ev, const char *pre,
             want(&it, SG__MP_STR, field, e) != 0) {
             return SG_EINVAL;
         }
-        if (!sg__id_ok(it.s, it.n)) {
+        if (!sg_id_valid(it.s, it.n)) {
             return sg_error_set(e, SG_EINVAL, field,
                                 "must be 1-32 of A-Z a-z 0-9 _ -");
         }

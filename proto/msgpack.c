@@ -283,7 +283,7 @@ static int get_id(const item *it, char *dst, const char *field, sg_error *e)
     if (it->n == 0) {
         return sg_error_set(e, SG_EINVAL, field, "must not be empty");
     }
-    if (!sg__id_ok(it->s, it->n)) {
+    if (!sg_id_valid(it->s, it->n)) {
         return sg_error_set(e, SG_EINVAL, field,
                             it->n > SG_ID_MAX
                                 ? "longer than 32 bytes"

@@ -12,7 +12,7 @@
 
 /* ---- String checks shared with the decoders. ---- */
 
-bool sg__id_ok(const char *s, size_t len)
+bool sg_id_valid(const char *s, size_t len)
 {
     if (len < 1 || len > SG_ID_MAX) {
         return false;
@@ -226,7 +226,7 @@ static int check_id(const char *s, size_t cap, const char *field,
     if (n == 0) {
         return sg_error_set(e, SG_EINVAL, field, "must not be empty");
     }
-    if (!sg__id_ok(s, n)) {
+    if (!sg_id_valid(s, n)) {
         return sg_error_set(e, SG_EINVAL, field,
                             "must be 1-32 of A-Z a-z 0-9 _ -");
     }

@@ -177,16 +177,15 @@ static void events_reply(peer *p, nng_msg *req, uint64_t after,
         if (worker != NULL && strcmp(e->worker, worker) != 0) {
             continue;
         }
-        if (region != NULL &&
-            strncmp(e->region, region, strlen(region)) != 0) {
+        if (region != NULL && strncmp(e->region, region, strlen(region)) != 0) {
             continue;
         }
         if (n == limit) {
             r.more = true;
             break;
         }
-        sg_event ev = {.seq = e->seq, .data = e->data,
-                       .data_len = strlen(e->data)};
+        sg_event ev = {
+            .seq = e->seq, .data = e->data, .data_len = strlen(e->data)};
         snprintf(ev.type, sizeof ev.type, "%s", e->type);
         snprintf(ev.worker, sizeof ev.worker, "%s", e->worker);
         snprintf(ev.region, sizeof ev.region, "%s", e->region);
@@ -224,8 +223,7 @@ static void answer(peer *p, nng_msg *msg, const sg_msg_req *m)
                      SG_FMT_JSON, body, (size_t)n);
         return;
     }
-    if (strcmp(m->method, "SG") == 0 &&
-        strcmp(m->path, "/events/poll") == 0) {
+    if (strcmp(m->method, "SG") == 0 && strcmp(m->path, "/events/poll") == 0) {
         const char *a = sg_msg_req_get(m, "after");
         const char *l = sg_msg_req_get(m, "limit");
         p->polls++;
@@ -682,8 +680,8 @@ static int get(tc *c, const char *target, const char *extra, tresp *r)
 {
     char req[4096];
 
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: test\r\n%s\r\n",
-             target, extra ? extra : "");
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: test\r\n%s\r\n", target,
+             extra ? extra : "");
     tc_sends(c, req);
     return tc_response(c, r, 5000);
 }
@@ -830,7 +828,6 @@ static void test_backpressure(void **state)
     pthread_mutex_lock(&f->p.mu);
     before = f->p.nseen;
     pthread_mutex_unlock(&f->p.mu);
-    fprintf(stderr, "BEFORE=%d\n", before);
     assert_true(before < 300); /* 400 x 64 KiB would be 25 MiB queued */
     for (int i = 0; i < 400; i++) {
         assert_int_equal(tc_response(&c, &r, 5000), 0);
@@ -838,6 +835,59 @@ static void test_backpressure(void **state)
         assert_int_equal(r.body_len, 64 << 10);
         tresp_free(&r);
     }
+    tc_close(&c);
+}
+
+/* The keep-alive idle time counts from the last byte the client read: a
+ * slow reader of long answers is not cut off, a stalled one is. */
+static void test_slow_reader_not_idle(void **state)
+{
+    fx *f = *state;
+    tc c;
+    tresp r;
+    char *reqs = malloc(60 * 32);
+    size_t o = 0;
+
+    f->o.idle_timeout_ms = 300;
+    start(f);
+    assert_int_equal(tc_try_open(&c, f->w.port, 4096), 0);
+    for (int i = 0; i < 60; i++) {
+        o += (size_t)sprintf(reqs + o, "GET /big HTTP/1.1\r\n\r\n");
+    }
+    tc_send(&c, reqs, o);
+    free(reqs);
+    for (int i = 0; i < 60; i++) { /* about 1.2 s */
+        assert_int_equal(tc_response(&c, &r, 3000), 0);
+        assert_int_equal(r.body_len, 64 << 10);
+        tresp_free(&r);
+        sleep_ms(20);
+    }
+    assert_true(tc_eof(&c, 2000)); /* then idle: closed */
+    tc_close(&c);
+}
+
+/* A stop is not held forever by a client that never reads its answers:
+ * past the grace time its connection is closed. */
+static void test_stop_with_stuck_client(void **state)
+{
+    fx *f = *state;
+    tc c;
+    char *reqs = malloc(200 * 32);
+    size_t o = 0;
+    int64_t t0;
+
+    f->o.matcher_timeout_ms = 300;
+    start(f);
+    assert_int_equal(tc_try_open(&c, f->w.port, 4096), 0);
+    for (int i = 0; i < 200; i++) {
+        o += (size_t)sprintf(reqs + o, "GET /big HTTP/1.1\r\n\r\n");
+    }
+    tc_send(&c, reqs, o);
+    free(reqs);
+    sleep_ms(300);
+    t0 = now_ms();
+    gw_stop(&f->w);
+    assert_true(now_ms() - t0 < 2 * 300 + 3000 + 1000);
     tc_close(&c);
 }
 
@@ -1022,9 +1072,8 @@ static void test_rate_limit_429(void **state)
     start(f); /* its /healthz checks are not limited */
     tc_open(&c, f->w.port);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(get(&c, "/v1/jobs", "Authorization: Bearer k1\r\n",
-                             &r),
-                         0);
+        assert_int_equal(
+            get(&c, "/v1/jobs", "Authorization: Bearer k1\r\n", &r), 0);
         assert_int_equal(r.status, 200);
         tresp_free(&r);
     }
@@ -1120,9 +1169,8 @@ static void test_credentials_and_log(void **state)
     f->o.quiet = 0;
     start(f);
     tc_open(&c, f->w.port);
-    assert_int_equal(get(&c, "/v1/jobs/J1", "Authorization: Bearer sgk_abc\r\n",
-                         &r),
-                     0);
+    assert_int_equal(
+        get(&c, "/v1/jobs/J1", "Authorization: Bearer sgk_abc\r\n", &r), 0);
     tresp_free(&r);
     assert_true(peer_find(&f->p, "/v1/jobs/J1", &s));
     assert_string_equal(s.cred, "sgk_abc");
@@ -1180,8 +1228,8 @@ static void test_msgpack_passes_through(void **state)
     assert_int_equal(get(&c, "/mp/x", "Accept: application/msgpack\r\n", &r),
                      0);
     assert_int_equal(r.status, 200);
-    assert_non_null(ci_find(r.head, strlen(r.head),
-                            "content-type: application/msgpack"));
+    assert_non_null(
+        ci_find(r.head, strlen(r.head), "content-type: application/msgpack"));
     assert_int_equal(r.body_len, sizeof mp);
     assert_memory_equal(r.body, mp, sizeof mp);
     tresp_free(&r);
@@ -1312,8 +1360,7 @@ static void test_sse(void **state)
     f->o.heartbeat_ms = 100;
     peer_add_event(&f->p, "match", "w1", "360425108202", "{\"job\":\"J1\"}");
     peer_add_event(&f->p, "match", "w2", "360425110201", "{\"job\":\"J2\"}");
-    peer_add_event(&f->p, "list", "w1", "360425108202",
-                   "{\"matches\":[1,2]}");
+    peer_add_event(&f->p, "list", "w1", "360425108202", "{\"matches\":[1,2]}");
     start(f);
 
     /* No credential: the matcher's 401 passes through, no stream. */
@@ -1354,8 +1401,9 @@ static void test_sse(void **state)
     d.len = 0;
     int64_t t0 = now_ms();
     peer_ring(&f->p);
-    assert_true(tc_wait_text(&c, "id: 5\nevent: removed\ndata: "
-                                 "{\"job\":\"J1\"}\n\n",
+    assert_true(tc_wait_text(&c,
+                             "id: 5\nevent: removed\ndata: "
+                             "{\"job\":\"J1\"}\n\n",
                              2000));
     assert_true(now_ms() - t0 < 600);
     assert_null(strstr(c.buf, "id: 4\n"));
@@ -1438,9 +1486,11 @@ static void test_healthz_and_metrics(void **state)
     tresp_free(&r);
     assert_int_equal(get(&c, "/metrics", NULL, &r), 0);
     assert_int_equal(r.status, 200);
-    assert_non_null(ci_find(r.head, strlen(r.head), "content-type: text/plain"));
-    assert_non_null(strstr(r.body, "songgang_http_requests_total{route=\"/v1/"
-                                   "workers/{id}/matches\",status=\"200\"} 1\n"));
+    assert_non_null(
+        ci_find(r.head, strlen(r.head), "content-type: text/plain"));
+    assert_non_null(strstr(r.body,
+                           "songgang_http_requests_total{route=\"/v1/"
+                           "workers/{id}/matches\",status=\"200\"} 1\n"));
     assert_non_null(strstr(r.body, "songgang_http_requests_total{route=\""
                                    "/metrics\",status=\"200\"} 1\n"));
     assert_non_null(strstr(r.body, "songgang_http_request_duration_seconds_"
@@ -1520,8 +1570,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelining_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_header_limit_431, setup,
+        cmocka_unit_test_setup_teardown(test_slow_reader_not_idle, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_stuck_client, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_header_limit_431, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_limit_413, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_client_408_and_idle, setup,
                                         teardown),
@@ -1537,8 +1590,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_matcher_timeout_503, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sse_slow_client, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sse_slow_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_healthz_and_metrics, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_graceful_shutdown, setup,

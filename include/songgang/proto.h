@@ -311,6 +311,15 @@ struct json_t;
 struct json_t *sg_worker_to_jv(const sg_worker *w);
 struct json_t *sg_job_to_jv(const sg_job *j);
 
+/* sg_id_valid tells whether s[0..len) is an id: 1-32 of [A-Za-z0-9_-]. */
+bool sg_id_valid(const char *s, size_t len);
+
+/* sg_json_to_msgpack appends the msgpack form of the JSON value v
+ * (borrowed) to out -- objects as maps, integers as ints, reals as
+ * float64 -- so that one value serves both formats.  0, or SG_EINVAL when
+ * v nests too deeply (out may then hold a partial value). */
+int sg_json_to_msgpack(const struct json_t *v, sg_buf *out);
+
 /* sg_hex encodes n bytes as 2n lowercase hex digits and a NUL. */
 void sg_hex(const uint8_t *p, size_t n, char *out);
 
