@@ -335,6 +335,24 @@ if wait_http "http://127.0.0.1:$G1" && wait_http "http://127.0.0.1:$G2" && wait_
         i=$((i + 1))
     done
     [ "$code" = 200 ] && ok "the gateway reconnects by itself" || bad "no reconnect: $code"
+    # An acknowledged write survives the matcher being killed outright.
+    sed 's/J-e2e-1/J-e2e-9/' job.json >job9.json
+    expect_code "post before a crash" 201 POST "http://127.0.0.1:$G1/v1/jobs" "$ADMIN" job9.json
+    kill -KILL $MATCHER
+    wait $MATCHER 2>/dev/null
+    "$B/songgang" get --db "$DB" --job J-e2e-9 >/dev/null && ok "an acknowledged write survives kill -9" || bad "write lost after kill -9"
+    "$B/songgang" check --db "$DB" >/dev/null && ok "the store checks after kill -9" || bad "check after kill -9"
+    "$B/songgang-matcher" --db "$DB" --listen tcp://127.0.0.1:$MP 2>>matcher.err &
+    MATCHER=$!
+    PIDS="$PIDS $MATCHER"
+    i=0
+    code=0
+    while [ $i -lt 50 ] && [ "$code" != 200 ]; do
+        sleep 0.2
+        code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$G1/v1/jobs/J-e2e-9")
+        i=$((i + 1))
+    done
+    [ "$code" = 200 ] && ok "served again after the crash" || bad "after crash: $code"
     kill -TERM $GW2
     wait $GW2
     [ $? = 0 ] && ok "gateway SIGTERM: exit 0" || bad "gateway exit"
