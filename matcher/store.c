@@ -379,6 +379,19 @@ static size_t owner_val(uint8_t *buf, const char *id)
     return n + 1;
 }
 
+/* owner_of reads back a value written by owner_val: false when it is not
+ * exactly [len][id]. */
+static bool owner_of(const MDB_val *v, char id[SG_ID_MAX + 1])
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < 1 || p[0] > SG_ID_MAX || p[0] + 1u != v->mv_size) {
+        return false;
+    }
+    memcpy(id, p + 1, p[0]);
+    id[p[0]] = '\0';
+    return true;
+}
+
 static int entries_of_worker(const sg_worker *w, entry_cb cb, void *arg)
 {
     uint8_t val[SG__VIEW_MAX];
@@ -882,14 +895,11 @@ int sg_txn_workers_in_region(sg_txn *t, const char *prefix, sg_id_cb cb,
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
             break;
         }
-        const uint8_t *p = v.mv_data;
-        if (v.mv_size < 1 || p[0] > SG_ID_MAX || p[0] + 1u != v.mv_size) {
+        char id[SG_ID_MAX + 1];
+        if (!owner_of(&v, id)) {
             ret = SG_ECORRUPT;
             break;
         }
-        char id[SG_ID_MAX + 1];
-        memcpy(id, p + 1, p[0]);
-        id[p[0]] = '\0';
         ret = cb(arg, id);
     }
     mdb_cursor_close(c);
@@ -1115,14 +1125,11 @@ int sg_txn_pushed_each(sg_txn *t, const char *job, sg_id_cb cb, void *arg)
     int ret = 0;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 && ret == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-        const uint8_t *p = v.mv_data;
-        if (v.mv_size < 1 || p[0] > SG_ID_MAX || p[0] + 1u != v.mv_size) {
+        char id[SG_ID_MAX + 1];
+        if (!owner_of(&v, id)) {
             ret = SG_ECORRUPT;
             break;
         }
-        char id[SG_ID_MAX + 1];
-        memcpy(id, p + 1, p[0]);
-        id[p[0]] = '\0';
         ret = cb(arg, id);
     }
     mdb_cursor_close(c);
