@@ -3,8 +3,9 @@
  * store: it authenticates the credential (API keys, signed worker tokens),
  * checks role and scope, validates and writes records, ranks matches and
  * appends push events (docs/api.md).  The service (songgang/service.h)
- * runs reads in read transactions on its reader threads and writes in
- * nested transactions of a group commit on its writer thread. */
+ * runs reads in read transactions (on NNG's threads or its reader
+ * threads) and writes in nested transactions of a group commit on its
+ * writer thread. */
 #ifndef SG_API_H
 #define SG_API_H
 

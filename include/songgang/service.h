@@ -1,6 +1,7 @@
 /* include/songgang/service.h -- the matcher as an NNG service.
  * A REP socket with a bounded number of contexts receives request
- * messages; reads run on reader threads in LMDB read transactions, writes
+ * messages; reads run in LMDB read transactions (short ones on the NNG
+ * thread that received them, long ones on reader threads), writes
  * are queued to one writer thread that runs every queued request in its
  * own nested transaction of one write transaction and commits them
  * together (a group commit), replying only after the commit is durable.
@@ -18,7 +19,7 @@ typedef struct sg_service_opts {
     const char *listen; /* REP URL: tcp://, ipc://, inproc:// */
     const char *pub;    /* PUB URL; NULL = derived (docs/protocol.md) */
     int contexts;       /* REP contexts (default 64) */
-    int readers;        /* reader threads (default 2) */
+    int readers;        /* reader threads for long reads (default 2) */
 } sg_service_opts;
 
 /* sg_pub_url derives the default PUB URL from a listen URL into buf. */
