@@ -255,6 +255,21 @@ limits() {
     case $resp in *408*) ok "slow client: 408";; *) bad "408: '$resp'";; esac
 }
 
+# restart_matcher URL: start the split mode's matcher again and wait until
+# URL answers 200 through a gateway (10 s at most); sets $code.
+restart_matcher() {
+    "$B/songgang-matcher" --db "$DB" --listen tcp://127.0.0.1:$MP 2>>matcher.err &
+    MATCHER=$!
+    PIDS="$PIDS $MATCHER"
+    i=0
+    code=0
+    while [ $i -lt 50 ] && [ "$code" != 200 ]; do
+        sleep 0.2
+        code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "Authorization: Bearer $ADMIN" "$1")
+        i=$((i + 1))
+    done
+}
+
 # ---------------------------------------------------------------------------
 MODE=embedded
 DB=$TMP/db-embedded
@@ -324,16 +339,7 @@ if wait_http "http://127.0.0.1:$G1" && wait_http "http://127.0.0.1:$G2" && wait_
     code=$(curl -s -o body -w '%{http_code}' -m 10 -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$G1/v1/jobs")
     t1=$(date +%s)
     [ "$code" = 503 ] && [ $((t1 - t0)) -le 7 ] && jbody '.error.code == "unavailable"' && ok "matcher down: 503 JSON, no hang" || bad "matcher down: $code after $((t1 - t0)) s"
-    "$B/songgang-matcher" --db "$DB" --listen tcp://127.0.0.1:$MP 2>>matcher.err &
-    MATCHER=$!
-    PIDS="$PIDS $MATCHER"
-    i=0
-    code=0
-    while [ $i -lt 50 ] && [ "$code" != 200 ]; do
-        sleep 0.2
-        code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$G1/v1/jobs")
-        i=$((i + 1))
-    done
+    restart_matcher "http://127.0.0.1:$G1/v1/jobs"
     [ "$code" = 200 ] && ok "the gateway reconnects by itself" || bad "no reconnect: $code"
     # An acknowledged write survives the matcher being killed outright.
     sed 's/J-e2e-1/J-e2e-9/' job.json >job9.json
@@ -342,16 +348,7 @@ if wait_http "http://127.0.0.1:$G1" && wait_http "http://127.0.0.1:$G2" && wait_
     wait $MATCHER 2>/dev/null
     "$B/songgang" get --db "$DB" --job J-e2e-9 >/dev/null && ok "an acknowledged write survives kill -9" || bad "write lost after kill -9"
     "$B/songgang" check --db "$DB" >/dev/null && ok "the store checks after kill -9" || bad "check after kill -9"
-    "$B/songgang-matcher" --db "$DB" --listen tcp://127.0.0.1:$MP 2>>matcher.err &
-    MATCHER=$!
-    PIDS="$PIDS $MATCHER"
-    i=0
-    code=0
-    while [ $i -lt 50 ] && [ "$code" != 200 ]; do
-        sleep 0.2
-        code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$G1/v1/jobs/J-e2e-9")
-        i=$((i + 1))
-    done
+    restart_matcher "http://127.0.0.1:$G1/v1/jobs/J-e2e-9"
     [ "$code" = 200 ] && ok "served again after the crash" || bad "after crash: $code"
     kill -TERM $GW2
     wait $GW2
