@@ -875,24 +875,27 @@ static int rebuild_wregion(sg_store *s, MDB_txn *txn)
     return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
 }
 
-int sg_txn_workers_in_region(sg_txn *t, const char *prefix, sg_id_cb cb,
-                             void *arg)
+/* each_owner gives cb the owner id of each [len][id] value of database db
+ * under key: every key that starts with it when prefix is set (one
+ * contiguous range; an empty key is the whole database), else the
+ * duplicates of that one key. */
+static int each_owner(sg_txn *t, int db, const void *key, size_t klen,
+                      bool prefix, sg_id_cb cb, void *arg)
 {
-    size_t plen = strlen(prefix);
-    if (plen > SG_REGION_LEN) {
-        return SG_EINVAL;
-    }
     MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_WREGION], &c);
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
     if (rc != 0) {
         return sg__err_mdb(rc);
     }
-    /* Village codes under a prefix are one contiguous key range. */
-    MDB_val k = {plen, (void *)prefix}, v;
+    MDB_cursor_op first = !prefix ? MDB_SET_KEY
+                          : klen  ? MDB_SET_RANGE
+                                  : MDB_FIRST;
+    MDB_cursor_op next = prefix ? MDB_NEXT : MDB_NEXT_DUP;
+    MDB_val k = {klen, (void *)key}, v;
     int ret = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
-         rc == 0 && ret == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
+    for (rc = mdb_cursor_get(c, &k, &v, first); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(c, &k, &v, next)) {
+        if (prefix && (k.mv_size < klen || memcmp(k.mv_data, key, klen))) {
             break;
         }
         char id[SG_ID_MAX + 1];
@@ -907,6 +910,17 @@ int sg_txn_workers_in_region(sg_txn *t, const char *prefix, sg_id_cb cb,
         return ret;
     }
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+int sg_txn_workers_in_region(sg_txn *t, const char *prefix, sg_id_cb cb,
+                             void *arg)
+{
+    size_t plen = strlen(prefix);
+    if (plen > SG_REGION_LEN) {
+        return SG_EINVAL;
+    }
+    /* Village codes under a prefix are one contiguous key range. */
+    return each_owner(t, DB_WREGION, prefix, plen, true, cb, arg);
 }
 
 /* ---- Events: a global log, and each worker's inbox derived from it. ---- */
@@ -1116,27 +1130,7 @@ int sg_txn_pushed_add(sg_txn *t, const char *job, const char *worker)
 
 int sg_txn_pushed_each(sg_txn *t, const char *job, sg_id_cb cb, void *arg)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_PUSHED], &c);
-    if (rc != 0) {
-        return sg__err_mdb(rc);
-    }
-    MDB_val k = {strlen(job), (void *)job}, v;
-    int ret = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 && ret == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-        char id[SG_ID_MAX + 1];
-        if (!owner_of(&v, id)) {
-            ret = SG_ECORRUPT;
-            break;
-        }
-        ret = cb(arg, id);
-    }
-    mdb_cursor_close(c);
-    if (ret != 0) {
-        return ret;
-    }
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+    return each_owner(t, DB_PUSHED, job, strlen(job), false, cb, arg);
 }
 
 int sg_txn_pushed_clear(sg_txn *t, const char *job)
