@@ -31,8 +31,6 @@ bool sg__date_ok(int32_t days);
 /* sg__text_check checks that s[0..len) is valid UTF-8 without control
  * characters (C0, DEL, C1, NUL); returns NULL or a static reason. */
 const char *sg__text_check(const char *s, size_t len);
-/* sg__utf8_ok tells whether s[0..len) is valid (shortest-form) UTF-8. */
-bool sg__utf8_ok(const char *s, size_t len);
 /* sg__phone_ok tells whether s[0..len) is 5-20 of digits, '+', '-', ' '. */
 bool sg__phone_ok(const char *s, size_t len);
 /* sg__masked_ok tells whether s[0..len) matches [0-9]{6}\*{8}[0-9]{3}[0-9X]. */

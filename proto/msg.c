@@ -248,6 +248,46 @@ static int required(uint32_t seen, const keyname *keys, const int *req,
     return 0;
 }
 
+/* A map schema: its keys, which of them are required, and the function
+ * that reads one field's value into the record being decoded. */
+typedef int (*field_fn)(sg__mp_reader *r, int f, void *rec, const char *pre,
+                        sg_error *e);
+typedef struct schema {
+    const keyname *keys; /* names, by field index */
+    int nkeys;           /* how many */
+    const int *req;      /* required field indexes */
+    int nreq;            /* how many */
+    field_fn field;      /* reads one value */
+} schema;
+
+/* read_map reads one map of schema sc into rec: each key known and given
+ * once, every required key present.  at names the map in errors, pre is
+ * put before its field names. */
+static int read_map(sg__mp_reader *r, const schema *sc, void *rec,
+                    const char *at, const char *pre, sg_error *e)
+{
+    uint32_t n, seen = 0;
+    int f = 0, rc;
+
+    if (open_map(r, at, &n, e) != 0) {
+        return SG_EINVAL;
+    }
+    if (n > (uint32_t)sc->nkeys) {
+        return sg_error_set(e, SG_EINVAL, at, "more than %d fields",
+                            sc->nkeys);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        rc = read_key(r, sc->keys, sc->nkeys, &seen, pre, &f, e);
+        if (rc == 0) {
+            rc = sc->field(r, f, rec, pre, e);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return required(seen, sc->keys, sc->req, sc->nreq, pre, e);
+}
+
 /* ---- Request. ---- */
 
 enum {
@@ -379,7 +419,7 @@ static int get_query(sg__mp_reader *r, sg_msg_req *m, sg_error *e)
                                 "parameter name longer than %d bytes",
                                 SG_MSG_QKEY_MAX);
         }
-        if (memchr(k.s, '\0', k.n) != NULL || !sg__utf8_ok(k.s, k.n)) {
+        if (memchr(k.s, '\0', k.n) != NULL || !sg_utf8_valid(k.s, k.n)) {
             return sg_error_set(e, SG_EINVAL, field,
                                 "parameter name is not valid text");
         }
@@ -390,7 +430,7 @@ static int get_query(sg__mp_reader *r, sg_msg_req *m, sg_error *e)
             return sg_error_set(e, SG_ETOOBIG, field, "longer than %d bytes",
                                 SG_MSG_QVAL_MAX);
         }
-        if (memchr(v.s, '\0', v.n) != NULL || !sg__utf8_ok(v.s, v.n)) {
+        if (memchr(v.s, '\0', v.n) != NULL || !sg_utf8_valid(v.s, v.n)) {
             return sg_error_set(e, SG_EINVAL, field, "not valid text");
         }
         for (int j = 0; j < m->nq; j++) {
@@ -479,14 +519,25 @@ static int req_field(sg__mp_reader *r, int f, sg_msg_req *m, sg_error *e)
     }
 }
 
+static int req_field_cb(sg__mp_reader *r, int f, void *rec, const char *pre,
+                        sg_error *e)
+{
+    (void)pre;
+    return req_field(r, f, rec, e);
+}
+
+static const schema req_schema = {
+    req_keys, RQ__COUNT, req_required,
+    (int)(sizeof req_required / sizeof req_required[0]), req_field_cb,
+};
+
 int sg_msg_req_decode(const uint8_t *p, size_t len, sg_msg_req *out,
                       sg_error *e)
 {
     static sg_msg_req zero;
     sg__mp_reader r = {p, len, 0};
     sg_msg_req m;
-    uint32_t n, seen = 0;
-    int f, rc;
+    int rc;
 
     if (p == NULL && len > 0) {
         return sg_error_set(e, SG_EINVAL, "", "no input");
@@ -497,23 +548,7 @@ int sg_msg_req_decode(const uint8_t *p, size_t len, sg_msg_req *out,
     }
     m = zero;
     m.accept = SG_FMT_JSON;
-    if (open_map(&r, "", &n, e) != 0) {
-        return SG_EINVAL;
-    }
-    if (n > RQ__COUNT) {
-        return sg_error_set(e, SG_EINVAL, "", "more than %d fields", RQ__COUNT);
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        rc = read_key(&r, req_keys, RQ__COUNT, &seen, "", &f, e);
-        if (rc == 0) {
-            rc = req_field(&r, f, &m, e);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    rc = required(seen, req_keys, req_required,
-                  (int)(sizeof req_required / sizeof req_required[0]), "", e);
+    rc = read_map(&r, &req_schema, &m, "", "", e);
     if (rc != 0) {
         return rc;
     }
@@ -630,14 +665,25 @@ static int reply_field(sg__mp_reader *r, int f, sg_msg_reply *m, sg_error *e)
     }
 }
 
+static int reply_field_cb(sg__mp_reader *r, int f, void *rec,
+                          const char *pre, sg_error *e)
+{
+    (void)pre;
+    return reply_field(r, f, rec, e);
+}
+
+static const schema reply_schema = {
+    reply_keys, RP__COUNT, reply_required,
+    (int)(sizeof reply_required / sizeof reply_required[0]), reply_field_cb,
+};
+
 int sg_msg_reply_decode(const uint8_t *p, size_t len, sg_msg_reply *out,
                         sg_error *e)
 {
     static const sg_msg_reply zero;
     sg__mp_reader r = {p, len, 0};
     sg_msg_reply m = zero;
-    uint32_t n, seen = 0;
-    int f, rc;
+    int rc;
 
     if (p == NULL && len > 0) {
         return sg_error_set(e, SG_EINVAL, "", "no input");
@@ -646,24 +692,7 @@ int sg_msg_reply_decode(const uint8_t *p, size_t len, sg_msg_reply *out,
         return sg_error_set(e, SG_ETOOBIG, "", "longer than %zu bytes",
                             REQ_MAX);
     }
-    if (open_map(&r, "", &n, e) != 0) {
-        return SG_EINVAL;
-    }
-    if (n > RP__COUNT) {
-        return sg_error_set(e, SG_EINVAL, "", "more than %d fields", RP__COUNT);
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        rc = read_key(&r, reply_keys, RP__COUNT, &seen, "", &f, e);
-        if (rc == 0) {
-            rc = reply_field(&r, f, &m, e);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    rc = required(seen, reply_keys, reply_required,
-                  (int)(sizeof reply_required / sizeof reply_required[0]), "",
-                  e);
+    rc = read_map(&r, &reply_schema, &m, "", "", e);
     if (rc != 0) {
         return rc;
     }
@@ -793,6 +822,17 @@ static int event_field(sg__mp_reader *r, int f, sg_event *ev, const char *pre,
     }
 }
 
+static int event_field_cb(sg__mp_reader *r, int f, void *rec,
+                          const char *pre, sg_error *e)
+{
+    return event_field(r, f, rec, pre, e);
+}
+
+static const schema event_schema = {
+    event_keys, EV__COUNT, event_required,
+    (int)(sizeof event_required / sizeof event_required[0]), event_field_cb,
+};
+
 /* walk_events reads the array of events in p; it calls cb (when not NULL)
  * for each, and stops at the first error or non-zero cb return. */
 static int walk_events(const uint8_t *p, size_t len, sg_event_cb cb, void *arg,
@@ -810,28 +850,10 @@ static int walk_events(const uint8_t *p, size_t len, sg_event_cb cb, void *arg,
     for (uint32_t i = 0; i < arr.n; i++) {
         static const sg_event zero;
         sg_event ev = zero;
-        uint32_t n, seen = 0;
-        int f;
 
         snprintf(at, sizeof at, "[%u]", (unsigned)i);
         snprintf(pre, sizeof pre, "[%u].", (unsigned)i);
-        if (open_map(&r, at, &n, e) != 0) {
-            return SG_EINVAL;
-        }
-        if (n > EV__COUNT) {
-            return sg_error_set(e, SG_EINVAL, at, "more than %d fields",
-                                EV__COUNT);
-        }
-        for (uint32_t k = 0; k < n; k++) {
-            rc = read_key(&r, event_keys, EV__COUNT, &seen, pre, &f, e);
-            if (rc == 0) {
-                rc = event_field(&r, f, &ev, pre, e);
-            }
-            if (rc != 0) {
-                return rc;
-            }
-        }
-        rc = required(seen, event_keys, event_required, EV__COUNT, pre, e);
+        rc = read_map(&r, &event_schema, &ev, at, pre, e);
         if (rc != 0) {
             return rc;
         }

@@ -66,7 +66,7 @@ static size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp)
     return n;
 }
 
-bool sg__utf8_ok(const char *s, size_t len)
+bool sg_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
     uint32_t cp;

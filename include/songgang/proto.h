@@ -311,6 +311,10 @@ struct json_t;
 struct json_t *sg_worker_to_jv(const sg_worker *w);
 struct json_t *sg_job_to_jv(const sg_job *j);
 
+/* sg_utf8_valid tells whether s[0..len) is valid, shortest-form UTF-8
+ * (a NUL byte is valid UTF-8; callers that forbid it check it too). */
+bool sg_utf8_valid(const char *s, size_t len);
+
 /* sg_id_valid tells whether s[0..len) is an id: 1-32 of [A-Za-z0-9_-]. */
 bool sg_id_valid(const char *s, size_t len);
 
