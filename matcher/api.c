@@ -909,26 +909,6 @@ static int cmp_fit(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-typedef struct id_list {
-    char (*v)[SG_ID_MAX + 1]; /* owned */
-    size_t n;                 /* used */
-    size_t cap;               /* allocated */
-} id_list;
-
-static int add_id(void *arg, const char *id)
-{
-    id_list *l = arg;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->v = realloc(l->v, l->cap * sizeof(*l->v));
-        if (l->v == NULL) {
-            abort();
-        }
-    }
-    snprintf(l->v[l->n++], SG_ID_MAX + 1, "%s", id);
-    return 0;
-}
-
 /* count_fits adds, for each seeking worker living under code, one to
  * every open job the pair is eligible for (map: job id -> count).  It
  * runs one worker -> jobs query per seeking worker, with the largest
@@ -937,8 +917,8 @@ static int add_id(void *arg, const char *id)
  * 1,000 jobs counts for its best 1,000 only. */
 static int count_fits(rq *r, const char *code, int32_t as_of, json_t *map)
 {
-    id_list ids = {0};
-    int rc = sg_txn_workers_in_region(r->t, code, add_id, &ids);
+    sg__ids ids = {0};
+    int rc = sg_txn_workers_in_region(r->t, code, sg__ids_add, &ids);
     sg_match_opts mo = {
         .as_of = as_of, .limit = SG_MATCH_LIMIT_MAX, .w = &r->a->w};
     for (size_t i = 0; rc == 0 && i < ids.n; i++) {

@@ -82,6 +82,15 @@ bool sg__skills_subset(const sg_skill *a, size_t na, const sg_skill *b,
 size_t sg__skills_overlap(const sg_skill *a, size_t na, const sg_skill *b,
                           size_t nb);
 
+/* sg__ids is a growable list of ids, filled by sg__ids_add (an sg_id_cb
+ * of songgang/store.h); free v when done. */
+typedef struct sg__ids {
+    char (*v)[SG_ID_MAX + 1]; /* owned array */
+    size_t n;                 /* used */
+    size_t cap;               /* allocated */
+} sg__ids;
+int sg__ids_add(void *arg, const char *id);
+
 /* sg__km returns the great-circle distance in km between two positions. */
 double sg__km(sg__geo a, sg__geo b);
 

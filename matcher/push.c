@@ -73,27 +73,6 @@ static json_t *match_data(const sg_job *j, const sg_match *m,
     return o;
 }
 
-/* ids is a growable list of worker ids (the old pushed set). */
-typedef struct ids {
-    char (*v)[SG_ID_MAX + 1]; /* owned array */
-    size_t n;                 /* used */
-    size_t cap;               /* allocated */
-} ids;
-
-static int collect(void *arg, const char *id)
-{
-    ids *l = arg;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->v = realloc(l->v, l->cap * sizeof(*l->v));
-        if (l->v == NULL) {
-            abort();
-        }
-    }
-    snprintf(l->v[l->n++], SG_ID_MAX + 1, "%s", id);
-    return 0;
-}
-
 static bool same_job(const sg_job *a, const sg_job *b)
 {
     sg_buf x, y;
@@ -130,8 +109,8 @@ int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job)
         return 0;
     }
     /* Who had it before. */
-    ids before = {0};
-    int rc = sg_txn_pushed_each(p->t, job->id, collect, &before);
+    sg__ids before = {0};
+    int rc = sg_txn_pushed_each(p->t, job->id, sg__ids_add, &before);
     sg_match_list l = {0};
     bool live = job->state == SG_JOB_OPEN && job->openings > 0;
     if (rc == 0 && live) {

@@ -6,6 +6,8 @@
  * still checks every length so that a damaged file is reported, not read
  * past.  Pure functions: any thread. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -284,6 +286,20 @@ size_t sg__skills_overlap(const sg_skill *a, size_t na, const sg_skill *b,
         }
     }
     return n;
+}
+
+int sg__ids_add(void *arg, const char *id)
+{
+    sg__ids *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = realloc(l->v, l->cap * sizeof(*l->v));
+        if (l->v == NULL) {
+            abort(); /* out of memory */
+        }
+    }
+    snprintf(l->v[l->n++], SG_ID_MAX + 1, "%s", id);
+    return 0;
 }
 
 double sg__km(sg__geo a, sg__geo b)
