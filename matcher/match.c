@@ -459,6 +459,7 @@ typedef struct query {
     sg__wview w;            /* worker -> jobs: the worker */
     bool zero;              /* ... and its household has nobody employed */
     sg__jview j;            /* job -> workers: the job */
+    int ring;               /* the tier being walked */
     int err;                /* first error seen */
 } query;
 
@@ -508,6 +509,46 @@ static void query_finish(query *q, bool jobs, sg_match_list *out)
     free(q->top.h);
 }
 
+/* ring_of returns the nearest tier between a home village and any site of
+ * a job: the ring of the walk in which the pair is met and scored. */
+static int ring_of(const char *region, const sg__jview *j)
+{
+    int best = SG_TRAVEL_ANY;
+    for (int i = 0; i < j->nsites; i++) {
+        int t = sg_region_tier(region, j->site[i]);
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+/* The walks go ring by ring, nearest first (same village, township,
+ * county, city, province, anywhere).  Before a ring is read, the most any
+ * pair in it could score -- every part at its maximum, that ring's tier
+ * points and all distance points -- is compared with the K-th best so far:
+ * a ring that cannot change the top K is not read at all.  A pair is
+ * scored only in the ring of its nearest site, so it is met once. */
+
+/* max_base is the most the parts other than proximity can give a worker
+ * of class c for a job of source src (-1: any source); prio is the
+ * priority the pair gets (or its maximum) and fresh the freshness. */
+static int32_t max_base(const sg_weights *wt, int c, int src, int32_t prio,
+                        int32_t fresh)
+{
+    int fit = 0;
+    for (int s = 0; s < SG_SOURCE__COUNT; s++) {
+        if ((src < 0 || s == src) && wt->fit[c][s] > fit) {
+            fit = wt->fit[c][s];
+        }
+    }
+    return wt->skill + wt->wage + wt->channel * fit / 100 + prio + fresh;
+}
+
+static bool ring_useless(const topk *t, int32_t bound)
+{
+    const sg_match *kth = topk_floor(t);
+    return kth != NULL && bound < kth->score;
+}
+
 static int on_job_posting(void *arg, const uint8_t *p, size_t n)
 {
     query *q = arg;
@@ -517,6 +558,9 @@ static int on_job_posting(void *arg, const uint8_t *p, size_t n)
         return SG_ECORRUPT;
     }
     q->top.looked++;
+    if (ring_of(q->w.region, &c.v.j) != q->ring) {
+        return 0; /* met (or to be met) in its own ring */
+    }
     if (score_pair(&q->w, &c.v.j, q->zero, q->as_of, q->wt, topk_floor(&q->top),
                    &c.m)) {
         memcpy(c.m.id, c.v.j.id, sizeof(c.m.id));
@@ -541,6 +585,20 @@ static const sg_weights *defaults(void)
     return &default_weights;
 }
 
+/* worker_ring reads ring r of worker rec's jobs: the jobs posted at the
+ * prefix of r's length of its village, under "no required skill" and
+ * each skill it holds. */
+static int worker_ring(sg_txn *t, const sg_worker *rec, int r,
+                       sg_posting_cb cb, void *arg)
+{
+    int plen = sg_travel_prefix_len(r), rc = 0;
+    for (int i = -1; rc == 0 && i < (int)rec->nskills; i++) {
+        rc = sg_txn_job_postings(t, rec->labor_class, rec->region, plen,
+                                 i < 0 ? 0 : rec->skills[i], cb, arg);
+    }
+    return rc;
+}
+
 int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
                     sg_match_list *out)
 {
@@ -558,19 +616,28 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
     bool employed = false;
     rc = sg_txn_household_employed(t, rec.household, &employed);
     q.zero = !employed;
-    /* Probe "no required skill" and each held skill, at the prefix the
-     * worker's travel willingness reaches. */
-    int plen = sg_travel_prefix_len(rec.travel);
-    for (int i = -1; rec.seeking && rc == 0 && i < (int)rec.nskills; i++) {
-        rc = sg_txn_job_postings(t, rec.labor_class, rec.region, plen,
-                                 i < 0 ? 0 : rec.skills[i], on_job_posting,
-                                 &q);
+    const sg_weights *wt = q.wt;
+    int32_t prio = (q.w.category == SG_CAT_MONITORED && !q.w.risk_eliminated
+                        ? wt->risk
+                        : 0) +
+                   (q.zero ? wt->zero_household : 0);
+    int32_t base = max_base(wt, rec.labor_class, -1, prio, wt->fresh) +
+                   (q.w.geo.has ? wt->km : 0);
+    uint32_t walked = 0;
+    for (int r = 0; rec.seeking && rc == 0 && r <= rec.travel; r++) {
+        if (ring_useless(&q.top, base + wt->tier[r])) {
+            continue;
+        }
+        walked |= 1u << r;
+        q.ring = r;
+        rc = worker_ring(t, &rec, r, on_job_posting, &q);
     }
     if (rc != 0) {
         free(q.top.h);
         return rc;
     }
     query_finish(&q, true, out);
+    out->walked = walked;
     return 0;
 }
 
@@ -583,6 +650,9 @@ static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
         return SG_ECORRUPT;
     }
     q->top.looked++;
+    if (ring_of(c.v.w.region, &q->j) != q->ring) {
+        return 0; /* met (or to be met) in its own ring */
+    }
     /* Score as if the household had nobody employed (the most the pair
      * can get) and look the household up only for a pair that survives:
      * once the top K fill up, most candidates are dropped before that. */
@@ -607,26 +677,52 @@ static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* job_anchor picks the required skill with the fewest postings under
- * (class, travel, prefix), or 0 ("all") when nothing is required. */
-static int job_anchor(query *q, int c, int travel, const char *prefix,
-                      sg_skill *out)
+/* job_ring reads ring r of job rec's workers of class c: for each travel
+ * willingness that reaches r and each site with its own prefix at r's
+ * length, the workers living under that prefix but not under the site's
+ * prefix of the ring before (they belong to that ring).  Every worker
+ * holds the anchor skill, and anchor 0 is "all". */
+static int job_ring(sg_txn *t, const sg_job *rec, int r, int c,
+                    sg_skill anchor, sg_posting_cb cb, void *arg)
 {
-    *out = 0;
-    size_t best = SIZE_MAX;
-    for (size_t i = 0; i < q->j.nreq; i++) {
-        size_t n;
-        int rc = sg_txn_worker_postings_count(q->t, c, travel, prefix,
-                                              q->j.req[i], &n);
-        if (rc != 0) {
-            return rc;
-        }
-        if (n < best) {
-            best = n;
-            *out = q->j.req[i];
+    int plen = sg_travel_prefix_len(r);
+    int skip = r > 0 ? sg_travel_prefix_len(r - 1) : 0;
+    int rc = 0;
+    for (int tr = r; rc == 0 && tr < SG_TRAVEL__COUNT; tr++) {
+        for (size_t i = 0; rc == 0 && i < rec->nsites; i++) {
+            bool seen = false;
+            for (size_t k = 0; k < i && !seen; k++) {
+                seen = memcmp(rec->sites[k].region, rec->sites[i].region,
+                              (size_t)plen) == 0;
+            }
+            if (!seen) {
+                rc = sg_txn_worker_range(t, c, tr, anchor,
+                                         rec->sites[i].region, plen, skip,
+                                         cb, arg);
+            }
         }
     }
-    return 0;
+    return rc;
+}
+
+/* job_bound is the most a worker of class c could score for job rec in
+ * ring r (priority at its maximum: at risk, household with nobody
+ * employed). */
+static int32_t job_bound(const sg_weights *wt, const sg_job *rec,
+                         const sg__jview *j, int c, int r, int32_t as_of)
+{
+    int age = as_of - j->posted_date;
+    age = age < 0 ? 0 : age;
+    int32_t fresh = age >= wt->fresh_days ? 0
+                                          : wt->fresh * (wt->fresh_days - age) /
+                                                wt->fresh_days;
+    bool geo = false;
+    for (size_t i = 0; i < rec->nsites; i++) {
+        geo = geo || rec->sites[i].has_geo;
+    }
+    return max_base(wt, c, rec->source, wt->risk + wt->zero_household,
+                    fresh) +
+           wt->tier[r] + (geo ? wt->km : 0);
 }
 
 int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
@@ -645,32 +741,20 @@ int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
     sg__jview_of(&rec, &q.j);
     bool live = rec.state == SG_JOB_OPEN && rec.openings > 0 &&
                 (rec.ends == SG_DATE_NONE || rec.ends >= o->as_of);
-    /* Each worker is posted under exactly one (class, travel, prefix), so
-     * walking every class the job accepts, every travel tier and each
-     * distinct site prefix at that tier meets each candidate once. */
-    for (int c = 0; live && rc == 0 && c < SG_LABOR__COUNT; c++) {
-        if (!(rec.labor_classes & (1u << c))) {
-            continue;
-        }
-        for (int tr = 0; rc == 0 && tr < SG_TRAVEL__COUNT; tr++) {
-            size_t plen = (size_t)sg_travel_prefix_len(tr);
-            for (size_t i = 0; rc == 0 && i < rec.nsites; i++) {
-                bool seen = false;
-                for (size_t k = 0; k < i && !seen; k++) {
-                    seen = memcmp(rec.sites[k].region, rec.sites[i].region,
-                                  plen) == 0;
-                }
-                if (seen) {
-                    continue;
-                }
-                sg_skill anchor;
-                rc = job_anchor(&q, c, tr, rec.sites[i].region, &anchor);
-                if (rc == 0) {
-                    rc = sg_txn_worker_postings(t, c, tr,
-                                                rec.sites[i].region, anchor,
-                                                on_worker_posting, &q);
-                }
+    /* Every candidate holds every required skill, so the walk reads the
+     * workers posted under the first one (or under "all"). */
+    sg_skill anchor = rec.nrequired > 0 ? rec.required[0] : 0;
+    uint32_t walked = 0;
+    for (int r = 0; live && rc == 0 && r < SG_TRAVEL__COUNT; r++) {
+        for (int c = 0; rc == 0 && c < SG_LABOR__COUNT; c++) {
+            if (!(rec.labor_classes & (1u << c)) ||
+                ring_useless(&q.top,
+                             job_bound(q.wt, &rec, &q.j, c, r, o->as_of))) {
+                continue;
             }
+            walked |= 1u << (r * SG_LABOR__COUNT + c);
+            q.ring = r;
+            rc = job_ring(t, &rec, r, c, anchor, on_worker_posting, &q);
         }
     }
     if (rc != 0) {
@@ -678,7 +762,57 @@ int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
         return rc;
     }
     query_finish(&q, false, out);
+    out->walked = walked;
     return 0;
+}
+
+/* ---- The floor: the same index entries, read and not scored. ---- */
+
+typedef struct floor_acc {
+    size_t entries; /* entries read */
+    size_t sum;     /* of bytes read, so that the reads happen */
+} floor_acc;
+static volatile size_t floor_sink;
+
+static int touch(void *arg, const uint8_t *p, size_t n)
+{
+    floor_acc *a = arg;
+    a->entries++;
+    a->sum += n + p[0] + p[n - 1];
+    return 0;
+}
+
+int sg_match_floor_worker(sg_txn *t, const sg_worker *w, uint32_t walked,
+                          size_t *entries)
+{
+    floor_acc a = {0, 0};
+    int rc = 0;
+    for (int r = 0; rc == 0 && r < SG_TRAVEL__COUNT; r++) {
+        if (walked & (1u << r)) {
+            rc = worker_ring(t, w, r, touch, &a);
+        }
+    }
+    floor_sink = a.sum;
+    *entries = a.entries;
+    return rc;
+}
+
+int sg_match_floor_job(sg_txn *t, const sg_job *j, uint32_t walked,
+                       size_t *entries)
+{
+    sg_skill anchor = j->nrequired > 0 ? j->required[0] : 0;
+    floor_acc a = {0, 0};
+    int rc = 0;
+    for (int r = 0; rc == 0 && r < SG_TRAVEL__COUNT; r++) {
+        for (int c = 0; rc == 0 && c < SG_LABOR__COUNT; c++) {
+            if (walked & (1u << (r * SG_LABOR__COUNT + c))) {
+                rc = job_ring(t, j, r, c, anchor, touch, &a);
+            }
+        }
+    }
+    floor_sink = a.sum;
+    *entries = a.entries;
+    return rc;
 }
 
 void sg_match_list_free(sg_match_list *l)

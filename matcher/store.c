@@ -29,7 +29,7 @@ enum {
     DB_WORKERS, /* worker id -> msgpack record */
     DB_JOBS,    /* job id -> msgpack record */
     DB_JPOST,   /* (class, plen, prefix, anchor) -> job views (dup) */
-    DB_WPOST,   /* (class, travel, prefix, skill) -> worker views (dup) */
+    DB_WPOST,   /* (class, travel, skill, home village) -> views (dup) */
     DB_HH,      /* household -> member ids (dup) */
     DB_HHE,     /* household -> employed member ids (dup) */
     DB_IDNUM,   /* ID-number hash -> worker id */
@@ -53,7 +53,13 @@ static const unsigned db_dup[DB__COUNT] = {
     MDB_DUPSORT, 0, 0, MDB_DUPSORT, 0, 0, 0,
 };
 
-#define POST_KEY_LEN 16 /* class, plen or travel, 12 prefix bytes, skill */
+#define POST_KEY_LEN 16 /* 2 small numbers, 12 region bytes, 2 skill bytes */
+/* LAYOUT numbers the layout of the posting indexes (meta "layout"): from
+ * 3 on, worker postings are keyed by home village, so a job's query reads
+ * its candidates nearest first, and views have a fixed-offset block
+ * (matcher/view.c).  Older stores have their postings rebuilt at their
+ * first writable open. */
+#define LAYOUT 3
 #define INBOX_KEY_MAX (SG_ID_MAX + 1 + 8) /* worker id, NUL, seq */
 #define CRED_LEN 135    /* bytes of a packed credential record */
 #define DEFAULT_MAPSIZE ((size_t)64 << 30)
@@ -153,6 +159,41 @@ static int read_or_create_key(const char *dir, const char *name, bool create,
 /* ---- Open and close. ---- */
 
 static int rebuild_wregion(sg_store *s, MDB_txn *txn);
+static int rebuild_postings(sg_store *s, MDB_txn *txn);
+
+/* check_layout makes sure the postings have this build's layout: a store
+ * with an older one (no meta "layout" entry is layout 1) gets them rebuilt
+ * at its first writable open; a reader of it, or of a layout newer than
+ * this build, is told SG_EVERSION. */
+static int check_layout(sg_store *s, MDB_txn *txn, bool rdonly)
+{
+    MDB_val k = {6, "layout"}, v;
+    int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    int have = 1;
+    if (rc == 0) {
+        char buf[8] = "";
+        if (v.mv_size < sizeof(buf)) {
+            memcpy(buf, v.mv_data, v.mv_size);
+        }
+        have = atoi(buf);
+    } else if (rc != MDB_NOTFOUND) {
+        return sg__err_mdb(rc);
+    }
+    if (have == LAYOUT) {
+        return 0;
+    }
+    if (have > LAYOUT || have < 1 || rdonly) {
+        return SG_EVERSION;
+    }
+    rc = rebuild_postings(s, txn);
+    if (rc == 0) {
+        char buf[8];
+        v.mv_size = (size_t)snprintf(buf, sizeof(buf), "%d", LAYOUT);
+        v.mv_data = buf;
+        rc = sg__err_mdb(mdb_put(txn, s->dbi[DB_META], &k, &v, 0));
+    }
+    return rc;
+}
 
 static int open_dbs(sg_store *s, bool rdonly)
 {
@@ -198,6 +239,11 @@ static int open_dbs(sg_store *s, bool rdonly)
     if (rc != 0) {
         mdb_txn_abort(txn);
         return sg__err_mdb(rc);
+    }
+    rc = check_layout(s, txn, rdonly);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
     }
     return sg__err_mdb(mdb_txn_commit(txn));
 }
@@ -370,6 +416,20 @@ static void post_key(uint8_t key[POST_KEY_LEN], int a, int b,
     key[15] = (uint8_t)skill;
 }
 
+/* wpost_key fills a worker posting key: class, travel, skill (big-endian)
+ * and the first plen digits of a village code, zero-padded: the keys of
+ * the workers living under one prefix are one contiguous range. */
+static void wpost_key(uint8_t key[POST_KEY_LEN], int labor_class, int travel,
+                      sg_skill skill, const char *region, int plen)
+{
+    memset(key, 0, POST_KEY_LEN);
+    key[0] = (uint8_t)labor_class;
+    key[1] = (uint8_t)travel;
+    key[2] = (uint8_t)(skill >> 8);
+    key[3] = (uint8_t)skill;
+    memcpy(key + 4, region, (size_t)plen);
+}
+
 /* owner_val writes [len][id], the value of the household and ID indexes. */
 static size_t owner_val(uint8_t *buf, const char *id)
 {
@@ -411,15 +471,15 @@ static int entries_of_worker(const sg_worker *w, entry_cb cb, void *arg)
         return rc;
     }
     /* A seeking worker is posted once under "all" (skill 0) and once per
-     * skill, at the prefix its travel willingness compares. */
+     * skill, keyed by its travel willingness and its home village, so that
+     * the workers near a site form contiguous key ranges. */
     sg__wview view;
     sg__wview_of(w, &view);
     vl = sg__wview_pack(&view, val);
-    int plen = sg_travel_prefix_len(w->travel);
     uint8_t key[POST_KEY_LEN];
     for (int i = -1; i < (int)w->nskills && rc == 0; i++) {
-        post_key(key, w->labor_class, w->travel, w->region, plen,
-                 i < 0 ? 0 : w->skills[i]);
+        wpost_key(key, w->labor_class, w->travel, i < 0 ? 0 : w->skills[i],
+                  w->region, SG_REGION_LEN);
         rc = cb(arg, DB_WPOST, key, sizeof(key), val, vl);
     }
     return rc;
@@ -809,40 +869,105 @@ int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
     return walk_dups(t, DB_JPOST, key, cb, arg);
 }
 
-int sg_txn_worker_postings(sg_txn *t, int labor_class, int travel,
-                           const char *prefix, sg_skill skill,
-                           sg_posting_cb cb, void *arg)
+int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
+                        sg_skill skill, const char *region, int plen,
+                        int skip, sg_posting_cb cb, void *arg)
 {
-    uint8_t key[POST_KEY_LEN];
-    post_key(key, labor_class, travel, prefix, sg_travel_prefix_len(travel),
-             skill);
-    return walk_dups(t, DB_WPOST, key, cb, arg);
-}
-
-int sg_txn_worker_postings_count(sg_txn *t, int labor_class, int travel,
-                                 const char *prefix, sg_skill skill,
-                                 size_t *n)
-{
-    uint8_t key[POST_KEY_LEN];
-    post_key(key, labor_class, travel, prefix, sg_travel_prefix_len(travel),
-             skill);
+    if (plen < 0 || plen > SG_REGION_LEN ||
+        (skip != 0 && (skip <= plen || skip > SG_REGION_LEN))) {
+        return SG_EINVAL;
+    }
+    uint8_t lo[POST_KEY_LEN], hop[POST_KEY_LEN];
+    wpost_key(lo, labor_class, travel, skill, region, plen);
+    size_t fixed = 4 + (size_t)plen;
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_WPOST], &c);
     if (rc != 0) {
         return sg__err_mdb(rc);
     }
-    MDB_val k = {POST_KEY_LEN, key}, v;
-    size_t count = 0;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
-    if (rc == 0) {
-        rc = mdb_cursor_count(c, &count);
+    MDB_val k = {POST_KEY_LEN, lo}, v;
+    int ret = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && ret == 0) {
+        const uint8_t *kb = k.mv_data;
+        if (k.mv_size != POST_KEY_LEN || memcmp(kb, lo, fixed) != 0) {
+            break; /* past the range */
+        }
+        if (skip != 0 && memcmp(kb + 4, region, (size_t)skip) == 0) {
+            /* Jump over the sub-range: region bytes are digits, so 0xff
+             * padding sorts after every key under the skipped prefix; a
+             * whole village is one key, left by its last duplicate. */
+            if (skip == SG_REGION_LEN) {
+                rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+                continue;
+            }
+            memcpy(hop, kb, 4 + (size_t)skip);
+            memset(hop + 4 + skip, 0xff, POST_KEY_LEN - 4 - (size_t)skip);
+            k.mv_size = POST_KEY_LEN;
+            k.mv_data = hop;
+            rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+            continue;
+        }
+        ret = cb(arg, v.mv_data, v.mv_size);
+        if (ret == 0) {
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
     }
     mdb_cursor_close(c);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
+    if (ret != 0) {
+        return ret;
+    }
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* add_posting adds an entry a record implies when it is a posting. */
+static int add_posting(void *arg, int db, const void *k, size_t kl,
+                       const void *v, size_t vl)
+{
+    return db == DB_JPOST || db == DB_WPOST ? add_entry(arg, db, k, kl, v, vl)
+                                            : 0;
+}
+
+/* rebuild_postings re-derives both posting indexes from the records
+ * (layout upgrade). */
+static int rebuild_postings(sg_store *s, MDB_txn *txn)
+{
+    int rc = mdb_drop(txn, s->dbi[DB_WPOST], 0);
+    if (rc == 0) {
+        rc = mdb_drop(txn, s->dbi[DB_JPOST], 0);
+    }
+    if (rc != 0) {
         return sg__err_mdb(rc);
     }
-    *n = count;
-    return 0;
+    sg_txn t = {s, txn, true};
+    int ret = 0;
+    for (int db = DB_WORKERS; db <= DB_JOBS && ret == 0; db++) {
+        MDB_cursor *c;
+        rc = mdb_cursor_open(txn, s->dbi[db], &c);
+        if (rc != 0) {
+            return sg__err_mdb(rc);
+        }
+        MDB_val k, v;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            sg_worker w;
+            sg_job j;
+            if (db == DB_WORKERS) {
+                if (sg_worker_decode(v.mv_data, v.mv_size, NULL, &w, NULL) ==
+                    0) {
+                    ret = entries_of_worker(&w, add_posting, &t);
+                }
+            } else if (sg_job_decode(v.mv_data, v.mv_size, &j, NULL) ==
+                       0) {
+                ret = entries_of_job(&j, add_posting, &t);
+            } /* a record that does not decode: sg_store_check reports it */
+        }
+        mdb_cursor_close(c);
+        if (ret == 0 && rc != MDB_NOTFOUND) {
+            ret = sg__err_mdb(rc);
+        }
+    }
+    return ret;
 }
 
 /* ---- Workers by home region. ---- */
@@ -1789,4 +1914,30 @@ int sg_store_check(sg_store *s, sg_check_cb cb, void *arg)
         return rc;
     }
     return c.problems > INT_MAX ? INT_MAX : (int)c.problems;
+}
+
+/* ---- Data versions (the gateway's response cache). ----
+ * The version of the data is LMDB's transaction id: it goes up by one
+ * with every commit that changes something, in this process or another
+ * (the CLI), and a read transaction sees exactly the data of its id. */
+
+uint64_t sg_txn_version(sg_txn *t)
+{
+    return (uint64_t)mdb_txn_id(t->txn);
+}
+
+int sg_store_version(sg_store *s, uint64_t *v)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    *v = (uint64_t)info.me_last_txnid;
+    return 0;
+}
+
+int sg_txn_cred_get(sg_txn *t, const char *id, sg_cred *out)
+{
+    return cred_by_id(t, id, out);
 }

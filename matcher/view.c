@@ -64,200 +64,197 @@ void sg__wview_of(const sg_worker *w, sg__wview *v)
     v->available_to = w->available_to;
 }
 
-/* ---- A tiny cursor over bytes. ---- */
+/* ---- Bytes.  A view is [id length][id], then a fixed-size block read
+ * at fixed offsets (so that scoring a candidate costs a few loads, not a
+ * parse), then what varies: a job's sites, a worker's household. ---- */
 
-typedef struct wr {
-    uint8_t *p; /* next byte to write */
-} wr;
-
-static void put8(wr *w, uint8_t x) { *w->p++ = x; }
-static void put16(wr *w, uint16_t x)
+static void st16(uint8_t *p, uint16_t x)
 {
-    put8(w, (uint8_t)x);
-    put8(w, (uint8_t)(x >> 8));
+    p[0] = (uint8_t)x;
+    p[1] = (uint8_t)(x >> 8);
 }
-static void put32(wr *w, int32_t x)
+static void st32(uint8_t *p, int32_t x)
 {
     uint32_t u = (uint32_t)x;
-    put16(w, (uint16_t)u);
-    put16(w, (uint16_t)(u >> 16));
+    st16(p, (uint16_t)u);
+    st16(p + 2, (uint16_t)(u >> 16));
 }
-static void putstr(wr *w, const char *s)
+static uint16_t ld16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+}
+static int32_t ld32(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+/* put_str / get_str: [length][bytes]; get_str returns the bytes used, or
+ * 0 when they do not fit. */
+static size_t put_str(uint8_t *p, const char *s)
 {
     size_t n = strlen(s);
-    put8(w, (uint8_t)n);
-    memcpy(w->p, s, n);
-    w->p += n;
+    p[0] = (uint8_t)n;
+    memcpy(p + 1, s, n);
+    return n + 1;
 }
-static void putgeo(wr *w, sg__geo g)
+static size_t get_str(const uint8_t *p, size_t avail, char *out, size_t cap)
 {
-    put8(w, g.has);
-    if (g.has) {
-        put32(w, g.lat_e6);
-        put32(w, g.lon_e6);
-    }
-}
-static void putskills(wr *w, const sg_skill *s, uint8_t n)
-{
-    put8(w, n);
-    for (size_t i = 0; i < n; i++) {
-        put16(w, s[i]);
-    }
-}
-
-typedef struct rd {
-    const uint8_t *p; /* next byte to read */
-    const uint8_t *e; /* end */
-    bool bad;         /* ran past the end or saw a bad length */
-} rd;
-
-static uint8_t get8(rd *r)
-{
-    if (r->p >= r->e) {
-        r->bad = true;
+    if (avail < 1 || p[0] >= cap || (size_t)p[0] + 1 > avail) {
         return 0;
     }
-    return *r->p++;
+    memcpy(out, p + 1, p[0]);
+    out[p[0]] = '\0';
+    return (size_t)p[0] + 1;
 }
-static uint16_t get16(rd *r)
+
+/* A position: [has][lat][lon], 9 bytes, zeros when unknown. */
+#define GEO_LEN 9
+static void put_geo(uint8_t *p, sg__geo g)
 {
-    uint16_t lo = get8(r);
-    return (uint16_t)(lo | (uint16_t)get8(r) << 8);
+    p[0] = g.has;
+    st32(p + 1, g.has ? g.lat_e6 : 0);
+    st32(p + 5, g.has ? g.lon_e6 : 0);
 }
-static int32_t get32(rd *r)
+static sg__geo get_geo(const uint8_t *p)
 {
-    uint32_t lo = get16(r);
-    return (int32_t)(lo | (uint32_t)get16(r) << 16);
-}
-static void getstr(rd *r, char *out, size_t cap)
-{
-    size_t n = get8(r);
-    if (n >= cap || (size_t)(r->e - r->p) < n) {
-        r->bad = true;
-        out[0] = '\0';
-        return;
-    }
-    memcpy(out, r->p, n);
-    out[n] = '\0';
-    r->p += n;
-}
-static sg__geo getgeo(rd *r)
-{
-    sg__geo g = {0};
-    g.has = get8(r) != 0;
-    if (g.has) {
-        g.lat_e6 = get32(r);
-        g.lon_e6 = get32(r);
-    }
+    sg__geo g = {p[0] != 0, ld32(p + 1), ld32(p + 5)};
     return g;
 }
-static uint8_t getskills(rd *r, sg_skill *s, size_t cap)
+
+/* A skill list in a fixed number of slots: [count][cap x 2 bytes]. */
+static void put_skills(uint8_t *p, const sg_skill *s, uint8_t n, size_t cap)
 {
-    uint8_t n = get8(r);
-    if (n > cap) {
-        r->bad = true;
-        return 0;
-    }
+    memset(p, 0, 1 + 2 * cap);
+    p[0] = n;
     for (size_t i = 0; i < n; i++) {
-        s[i] = get16(r);
+        st16(p + 1 + 2 * i, s[i]);
     }
-    return n;
 }
+static bool get_skills(const uint8_t *p, sg_skill *s, uint8_t *n, size_t cap)
+{
+    if (p[0] > cap) {
+        return false;
+    }
+    *n = p[0];
+    for (size_t i = 0; i < p[0]; i++) {
+        s[i] = ld16(p + 1 + 2 * i);
+    }
+    return true;
+}
+
+/* Job block: source, classes, starts, ends, wage_min, wage_max, posted
+ * date, required and preferred skills, site count. */
+#define JSK (1 + 2 * SG_REQ_SKILLS_MAX)
+#define JBLOCK (2 + 5 * 4 + 2 * JSK + 1)
+#define JSITE (SG_REGION_LEN + GEO_LEN)
 
 size_t sg__jview_pack(const sg__jview *v, uint8_t *buf)
 {
-    wr w = {buf};
-    putstr(&w, v->id);
-    put8(&w, v->source);
-    put8(&w, v->classes);
-    put32(&w, v->starts);
-    put32(&w, v->ends);
-    put32(&w, v->wage_min);
-    put32(&w, v->wage_max);
-    put32(&w, v->posted_date);
-    putskills(&w, v->req, v->nreq);
-    putskills(&w, v->pref, v->npref);
-    put8(&w, v->nsites);
+    size_t o = put_str(buf, v->id);
+    uint8_t *b = buf + o;
+    b[0] = v->source;
+    b[1] = v->classes;
+    st32(b + 2, v->starts);
+    st32(b + 6, v->ends);
+    st32(b + 10, v->wage_min);
+    st32(b + 14, v->wage_max);
+    st32(b + 18, v->posted_date);
+    put_skills(b + 22, v->req, v->nreq, SG_REQ_SKILLS_MAX);
+    put_skills(b + 22 + JSK, v->pref, v->npref, SG_REQ_SKILLS_MAX);
+    b[22 + 2 * JSK] = v->nsites;
+    o += JBLOCK;
     for (size_t i = 0; i < v->nsites; i++) {
-        memcpy(w.p, v->site[i], SG_REGION_LEN);
-        w.p += SG_REGION_LEN;
-        putgeo(&w, v->site_geo[i]);
+        memcpy(buf + o, v->site[i], SG_REGION_LEN);
+        put_geo(buf + o + SG_REGION_LEN, v->site_geo[i]);
+        o += JSITE;
     }
-    return (size_t)(w.p - buf);
+    return o;
 }
 
 int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v)
 {
-    rd r = {p, p + n, false};
-    getstr(&r, v->id, sizeof(v->id));
-    v->source = get8(&r);
-    v->classes = get8(&r);
-    v->starts = get32(&r);
-    v->ends = get32(&r);
-    v->wage_min = get32(&r);
-    v->wage_max = get32(&r);
-    v->posted_date = get32(&r);
-    v->nreq = getskills(&r, v->req, SG_REQ_SKILLS_MAX);
-    v->npref = getskills(&r, v->pref, SG_REQ_SKILLS_MAX);
-    v->nsites = get8(&r);
-    if (v->nsites > SG_SITES_MAX) {
+    size_t o = get_str(p, n, v->id, sizeof(v->id));
+    if (o == 0 || n - o < JBLOCK) {
         return SG_ECORRUPT;
     }
-    for (size_t i = 0; i < v->nsites && !r.bad; i++) {
-        if ((size_t)(r.e - r.p) < SG_REGION_LEN) {
-            return SG_ECORRUPT;
-        }
-        memcpy(v->site[i], r.p, SG_REGION_LEN);
+    const uint8_t *b = p + o;
+    v->source = b[0];
+    v->classes = b[1];
+    v->starts = ld32(b + 2);
+    v->ends = ld32(b + 6);
+    v->wage_min = ld32(b + 10);
+    v->wage_max = ld32(b + 14);
+    v->posted_date = ld32(b + 18);
+    v->nsites = b[22 + 2 * JSK];
+    if (!get_skills(b + 22, v->req, &v->nreq, SG_REQ_SKILLS_MAX) ||
+        !get_skills(b + 22 + JSK, v->pref, &v->npref, SG_REQ_SKILLS_MAX) ||
+        v->source >= SG_SOURCE__COUNT || v->nsites > SG_SITES_MAX ||
+        n - o - JBLOCK != (size_t)v->nsites * JSITE) {
+        return SG_ECORRUPT;
+    }
+    o += JBLOCK;
+    for (size_t i = 0; i < v->nsites; i++) {
+        memcpy(v->site[i], p + o, SG_REGION_LEN);
         v->site[i][SG_REGION_LEN] = '\0';
-        r.p += SG_REGION_LEN;
-        v->site_geo[i] = getgeo(&r);
-    }
-    if (r.bad || r.p != r.e || v->source >= SG_SOURCE__COUNT) {
-        return SG_ECORRUPT;
+        v->site_geo[i] = get_geo(p + o + SG_REGION_LEN);
+        o += JSITE;
     }
     return 0;
 }
 
+/* Worker block: home village, position, class, travel, category, risk
+ * eliminated, skills, expected wage, availability. */
+#define WSK (1 + 2 * SG_SKILLS_MAX)
+#define WBLOCK (SG_REGION_LEN + GEO_LEN + 4 + WSK + 3 * 4)
+
 size_t sg__wview_pack(const sg__wview *v, uint8_t *buf)
 {
-    wr w = {buf};
-    putstr(&w, v->id);
-    putstr(&w, v->household);
-    memcpy(w.p, v->region, SG_REGION_LEN);
-    w.p += SG_REGION_LEN;
-    putgeo(&w, v->geo);
-    put8(&w, v->labor_class);
-    put8(&w, v->travel);
-    put8(&w, v->category);
-    put8(&w, v->risk_eliminated);
-    putskills(&w, v->skills, v->nskills);
-    put32(&w, v->expected_wage);
-    put32(&w, v->available_from);
-    put32(&w, v->available_to);
-    return (size_t)(w.p - buf);
+    size_t o = put_str(buf, v->id);
+    uint8_t *b = buf + o;
+    memcpy(b, v->region, SG_REGION_LEN);
+    b += SG_REGION_LEN;
+    put_geo(b, v->geo);
+    b += GEO_LEN;
+    b[0] = v->labor_class;
+    b[1] = v->travel;
+    b[2] = v->category;
+    b[3] = v->risk_eliminated;
+    put_skills(b + 4, v->skills, v->nskills, SG_SKILLS_MAX);
+    b += 4 + WSK;
+    st32(b, v->expected_wage);
+    st32(b + 4, v->available_from);
+    st32(b + 8, v->available_to);
+    o += WBLOCK;
+    return o + put_str(buf + o, v->household);
 }
 
 int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v)
 {
-    rd r = {p, p + n, false};
-    getstr(&r, v->id, sizeof(v->id));
-    getstr(&r, v->household, sizeof(v->household));
-    if (r.bad || (size_t)(r.e - r.p) < SG_REGION_LEN) {
+    size_t o = get_str(p, n, v->id, sizeof(v->id));
+    if (o == 0 || n - o < WBLOCK + 1) {
         return SG_ECORRUPT;
     }
-    memcpy(v->region, r.p, SG_REGION_LEN);
+    const uint8_t *b = p + o;
+    memcpy(v->region, b, SG_REGION_LEN);
     v->region[SG_REGION_LEN] = '\0';
-    r.p += SG_REGION_LEN;
-    v->geo = getgeo(&r);
-    v->labor_class = get8(&r);
-    v->travel = get8(&r);
-    v->category = get8(&r);
-    v->risk_eliminated = get8(&r) != 0;
-    v->nskills = getskills(&r, v->skills, SG_SKILLS_MAX);
-    v->expected_wage = get32(&r);
-    v->available_from = get32(&r);
-    v->available_to = get32(&r);
-    if (r.bad || r.p != r.e || v->labor_class >= SG_LABOR__COUNT ||
+    b += SG_REGION_LEN;
+    v->geo = get_geo(b);
+    b += GEO_LEN;
+    v->labor_class = b[0];
+    v->travel = b[1];
+    v->category = b[2];
+    v->risk_eliminated = b[3] != 0;
+    if (!get_skills(b + 4, v->skills, &v->nskills, SG_SKILLS_MAX)) {
+        return SG_ECORRUPT;
+    }
+    b += 4 + WSK;
+    v->expected_wage = ld32(b);
+    v->available_from = ld32(b + 4);
+    v->available_to = ld32(b + 8);
+    o += WBLOCK;
+    size_t h = get_str(p + o, n - o, v->household, sizeof(v->household));
+    if (h == 0 || o + h != n || v->labor_class >= SG_LABOR__COUNT ||
         v->travel >= SG_TRAVEL__COUNT) {
         return SG_ECORRUPT;
     }

@@ -430,6 +430,12 @@ static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
                 i = rn(MAXW);
             } while (!md->wp[i]);
             assert_int_equal(sg_match_worker(t, md->w[i].id, &o, &got), 0);
+            sg_worker rec;
+            size_t entries;
+            assert_int_equal(sg_txn_get_worker(t, md->w[i].id, &rec), 0);
+            assert_int_equal(
+                sg_match_floor_worker(t, &rec, got.walked, &entries), 0);
+            assert_int_equal(entries, got.looked_at); /* the same entries */
             size_t n = ref_for_worker(md, i, o.as_of, wt, (size_t)o.limit, want);
             assert_same(&got, want, n, "worker", md->w[i].id);
             nonempty += n > 0;
@@ -439,6 +445,12 @@ static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
                 i = rn(MAXJ);
             } while (!md->jp[i]);
             assert_int_equal(sg_match_job(t, md->j[i].id, &o, &got), 0);
+            sg_job rec;
+            size_t entries;
+            assert_int_equal(sg_txn_get_job(t, md->j[i].id, &rec), 0);
+            assert_int_equal(sg_match_floor_job(t, &rec, got.walked, &entries),
+                             0);
+            assert_int_equal(entries, got.looked_at);
             size_t n = ref_for_job(md, i, o.as_of, wt, (size_t)o.limit, want);
             assert_same(&got, want, n, "job", md->j[i].id);
             nonempty += n > 0;
@@ -787,6 +799,65 @@ static void test_candidates_look_only_at_candidates(void **state)
     sg_txn_abort(t);
 }
 
+/* Rings: once the top K are better than anything a farther ring could
+ * give, that ring is not read at all, in either direction. */
+static void test_far_rings_are_not_read(void **state)
+{
+    fixture *f = *state;
+    sg_worker w;
+    sg_job j;
+    base_pair(&w, &j);
+    w.travel = SG_TRAVEL_ANY;
+    w.category = SG_CAT_MONITORED; /* priority 100 + 100 (alone, idle) */
+    strcpy(j.sites[0].region, w.region); /* same village: 200 points */
+    j.wage_max = 6000;
+    j.npreferred = 1; /* driving, which wa holds: all 150 skill points */
+    put_both(f, &w, &j);
+    /* 200 jobs and 200 workers in another county (ring "city" or
+     * farther), each also a fit for the pair above. */
+    sg_txn *t;
+    sg_error e;
+    assert_int_equal(sg_txn_begin(f->s, true, &t), 0);
+    for (int i = 0; i < 200; i++) {
+        sg_worker x = w;
+        snprintf(x.id, sizeof(x.id), "far%d", i);
+        snprintf(x.household, sizeof(x.household), "hf%d", i);
+        strcpy(x.region, "360102101201");
+        assert_int_equal(sg_txn_put_worker(t, &x, &e), 0);
+        sg_job y = j;
+        snprintf(y.id, sizeof(y.id), "jfar%d", i);
+        strcpy(y.sites[0].region, "360102101201");
+        assert_int_equal(sg_txn_put_job(t, &y, &e), 0);
+    }
+    assert_int_equal(sg_txn_commit(t), 0);
+    sg_match_list l = {0};
+    sg_match_opts o = {.as_of = base_day, .limit = 1};
+    assert_int_equal(sg_txn_begin(f->s, false, &t), 0);
+    assert_int_equal(sg_match_worker(t, "wa", &o, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].id, "ja");
+    assert_int_equal(l.looked_at, 1);
+    assert_int_equal(l.walked, 1); /* the village ring only */
+    sg_match_list_free(&l);
+    assert_int_equal(sg_match_job(t, "ja", &o, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].id, "wa");
+    assert_int_equal(l.looked_at, 1);
+    sg_match_list_free(&l);
+    /* With room for more, the far ones are read and ranked after. */
+    o.limit = 50;
+    assert_int_equal(sg_match_worker(t, "wa", &o, &l), 0);
+    assert_int_equal(l.n, 50);
+    assert_string_equal(l.items[0].id, "ja");
+    assert_true(l.looked_at >= 50);
+    sg_match_list_free(&l);
+    assert_int_equal(sg_match_job(t, "ja", &o, &l), 0);
+    assert_int_equal(l.n, 50);
+    assert_string_equal(l.items[0].id, "wa");
+    sg_match_list_free(&l);
+    sg_txn_abort(t);
+}
+
 static void test_weights_file(void **state)
 {
     (void)state;
@@ -840,6 +911,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_and_ties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_candidates_look_only_at_candidates,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_far_rings_are_not_read, setup,
+                                        teardown),
         cmocka_unit_test(test_weights_file),
         cmocka_unit_test(test_shipped_weights_are_the_defaults),
         cmocka_unit_test(test_randomized_against_reference),

@@ -400,6 +400,44 @@ static void test_check_finds_tampering(void **state)
     assert_true(check(f) >= 1);
 }
 
+/* A store from before layout 2 (no meta "layout"; worker postings keyed
+ * the old way) is refused to readers and rebuilt at its first writable
+ * open. */
+static void test_layout_upgrade(void **state)
+{
+    fixture *f = *state;
+    sg_worker w;
+    mk_worker(&w, "u1", "h1");
+    put_worker(f, &w);
+    sg_store_close(f->s);
+    f->s = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, wpost;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 24);
+    mdb_env_set_mapsize(env, (size_t)64 << 30);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "wpost", 0, &wpost), 0);
+    MDB_val k = {6, "layout"};
+    assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+    assert_int_equal(mdb_drop(txn, wpost, 0), 0);
+    uint8_t old[16] = {1, 2, '3', '6', '0', '4', '2', '5'}, val[2] = {1, 'x'};
+    MDB_val ok = {16, old}, ov = {2, val};
+    assert_int_equal(mdb_put(txn, wpost, &ok, &ov, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    sg_store *ro;
+    assert_int_equal(sg_store_open(&ro, f->dir, SG_STORE_RDONLY), SG_EVERSION);
+    assert_int_equal(sg_store_open(&f->s, f->dir, 0), 0);
+    assert_int_equal(check(f), 0); /* rebuilt, the stray entry gone */
+    assert_int_equal(sg_store_open(&ro, f->dir, SG_STORE_RDONLY), 0);
+    sg_store_close(ro);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +454,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_tampering, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_layout_upgrade, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

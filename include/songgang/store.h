@@ -41,6 +41,19 @@ const uint8_t *sg_store_token_seed(const sg_store *s);
 /* sg_store_bytes sets *bytes to the size of the store's used pages. */
 int sg_store_bytes(sg_store *s, uint64_t *bytes);
 
+/* Data versions.  The version of the data is LMDB's transaction id: every
+ * commit that changes something raises it (a commit that changes nothing
+ * does not), whichever process commits.  The gateway's response cache
+ * keys on it (docs/protocol.md).
+ * sg_store_version sets *v to the id of the last commit, by this process
+ * or any other: 0 or SG_EIO.
+ * sg_txn_version returns, for a read transaction, the id of the commit
+ * whose data it sees; for a write transaction (or a child of one) the id
+ * its commit will get if it changes something -- a commit that changes
+ * nothing leaves the store's version where it was. */
+int sg_store_version(sg_store *s, uint64_t *v);
+uint64_t sg_txn_version(sg_txn *t);
+
 /* sg_txn_begin starts a transaction; only one write transaction runs at a
  * time (a second writer waits).  *out is returned owned: end it with
  * sg_txn_commit or sg_txn_abort. */
@@ -177,6 +190,9 @@ int sg_txn_key_get(sg_txn *t, const uint8_t hash[SG_CRED_HASH_LEN],
                    sg_cred *out);
 /* sg_txn_token_get reads the token record with id into *out, likewise. */
 int sg_txn_token_get(sg_txn *t, const char *id, sg_cred *out);
+/* sg_txn_cred_get reads the key or token record with id into *out (for
+ * its expiry): 0, SG_ENOTFOUND or SG_ECORRUPT. */
+int sg_txn_cred_get(sg_txn *t, const char *id, sg_cred *out);
 /* sg_txn_cred_revoke marks the key or token with id revoked (idempotent):
  * 0 or SG_ENOTFOUND. */
 int sg_txn_cred_revoke(sg_txn *t, const char *id);
@@ -196,14 +212,13 @@ typedef int (*sg_posting_cb)(void *arg, const uint8_t *v, size_t n);
 int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
                         int plen, sg_skill anchor, sg_posting_cb cb,
                         void *arg);
-/* sg_txn_worker_postings walks the seeking workers posted under (labor
- * class, travel, region prefix for that travel, skill (0 = all)). */
-int sg_txn_worker_postings(sg_txn *t, int labor_class, int travel,
-                           const char *prefix, sg_skill skill,
-                           sg_posting_cb cb, void *arg);
-/* sg_txn_worker_postings_count sets *n to how many such entries exist. */
-int sg_txn_worker_postings_count(sg_txn *t, int labor_class, int travel,
-                                 const char *prefix, sg_skill skill,
-                                 size_t *n);
+/* sg_txn_worker_range walks the seeking workers posted under (labor class,
+ * travel, skill (0 = all)) whose home village starts with the first plen
+ * digits of region, except -- when skip is non-zero (plen < skip <= 12)
+ * -- those whose village starts with its first skip digits: the workers
+ * of one ring around a place, nearest rings being separate calls. */
+int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
+                        sg_skill skill, const char *region, int plen,
+                        int skip, sg_posting_cb cb, void *arg);
 
 #endif /* SG_STORE_H */
