@@ -48,6 +48,17 @@ wrk_run() {
     non2xx=$(awk '/Non-2xx/ {print $5}' "$W/wrk.out")
     echo "| $name | $rps | $p50 | $p99 | ${non2xx:-0} |"
     echo "$rps" >"$W/rps.$name"
+    printf '{"rps": %s, "p50_ms": %s, "p99_ms": %s, "non_2xx": %s}' "$rps" \
+        "$(to_ms "$p50")" "$(to_ms "$p99")" "${non2xx:-0}" >"$W/json.$name"
+}
+
+# to_ms converts wrk's "812.00us", "1.29ms" or "1.02s" to milliseconds.
+to_ms() {
+    echo "$1" | awk '{ v = $1
+        if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); v = v + 0 }
+        else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 }
+        printf "%.3f", v }'
 }
 
 # 1. Embedded.
@@ -118,3 +129,12 @@ PIDS=""
         "$B/bench/nng_hop"
     fi
 } | tee "$OUT"
+# The same figures for bench/report.py.
+{
+    printf '{"body_bytes": %s, "connections": %s, "seconds": %s,\n' "$SIZE" "$CONNS" "$SECS"
+    printf ' "embedded": %s,\n "nginx": %s,\n "split": %s,\n' \
+        "$(cat "$W/json.embedded")" "$(cat "$W/json.nginx")" "$(cat "$W/json.split")"
+    awk -v e="$(cat "$W/rps.embedded")" -v s="$(cat "$W/rps.split")" \
+        -v n="$(cat "$W/rps.nginx")" \
+        'BEGIN { printf " \"ratio\": %.4f, \"split_ratio\": %.4f}\n", e / n, s / n }'
+} >"$ROOT/bench/results/http.json"
