@@ -52,6 +52,7 @@ typedef struct sg__wview {
     uint8_t travel;                 /* enum sg_travel */
     uint8_t category;               /* enum sg_category */
     bool risk_eliminated;           /* monitored: risk gone */
+    bool zero;                      /* household: nobody employed */
     uint8_t nskills;                /* held skills */
     sg_skill skills[SG_SKILLS_MAX]; /* sorted ascending */
     int32_t expected_wage;          /* yuan/month */

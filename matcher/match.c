@@ -653,21 +653,10 @@ static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
     if (ring_of(c.v.w.region, &q->j) != q->ring) {
         return 0; /* met (or to be met) in its own ring */
     }
-    /* Score as if the household had nobody employed (the most the pair
-     * can get) and look the household up only for a pair that survives:
-     * once the top K fill up, most candidates are dropped before that. */
-    const sg_match *kth = topk_floor(&q->top);
-    if (!score_pair(&c.v.w, &q->j, true, q->as_of, q->wt, kth, &c.m)) {
-        return 0;
-    }
-    bool employed = false;
-    int rc = sg_txn_household_employed(q->t, c.v.w.household, &employed);
-    if (rc != 0) {
-        return rc;
-    }
-    c.zero = !employed;
-    if (employed &&
-        !score_pair(&c.v.w, &q->j, false, q->as_of, q->wt, kth, &c.m)) {
+    /* Whether the household has nobody employed rides in the posting. */
+    c.zero = c.v.w.zero;
+    if (!score_pair(&c.v.w, &q->j, c.zero, q->as_of, q->wt,
+                    topk_floor(&q->top), &c.m)) {
         return 0;
     }
     memcpy(c.m.id, c.v.w.id, sizeof(c.m.id));

@@ -57,9 +57,10 @@ static const unsigned db_dup[DB__COUNT] = {
 /* LAYOUT numbers the layout of the posting indexes (meta "layout"): from
  * 3 on, worker postings are keyed by home village, so a job's query reads
  * its candidates nearest first, and views have a fixed-offset block
- * (matcher/view.c).  Older stores have their postings rebuilt at their
+ * (matcher/view.c); from 4 on, a worker's view says whether its household
+ * has nobody employed.  Older stores have their postings rebuilt at their
  * first writable open. */
-#define LAYOUT 3
+#define LAYOUT 4
 #define INBOX_KEY_MAX (SG_ID_MAX + 1 + 8) /* worker id, NUL, seq */
 #define CRED_LEN 135    /* bytes of a packed credential record */
 #define DEFAULT_MAPSIZE ((size_t)64 << 30)
@@ -452,7 +453,12 @@ static bool owner_of(const MDB_val *v, char id[SG_ID_MAX + 1])
     return true;
 }
 
-static int entries_of_worker(const sg_worker *w, entry_cb cb, void *arg)
+/* entries_of_worker: zero is whether w's household has nobody employed,
+ * which its postings carry so that ranking needs no lookup per candidate
+ * (kept true by refresh_household when a household's employment
+ * changes). */
+static int entries_of_worker(const sg_worker *w, bool zero, entry_cb cb,
+                             void *arg)
 {
     uint8_t val[SG__VIEW_MAX];
     size_t vl = owner_val(val, w->id);
@@ -475,6 +481,7 @@ static int entries_of_worker(const sg_worker *w, entry_cb cb, void *arg)
      * the workers near a site form contiguous key ranges. */
     sg__wview view;
     sg__wview_of(w, &view);
+    view.zero = zero;
     vl = sg__wview_pack(&view, val);
     uint8_t key[POST_KEY_LEN];
     for (int i = -1; i < (int)w->nskills && rc == 0; i++) {
@@ -582,6 +589,62 @@ static int nested(sg_txn *t, int (*fn)(sg_txn *, const void *, sg_error *),
     return sg__err_mdb(mdb_txn_commit(child));
 }
 
+static int each_owner(sg_txn *t, int db, const void *key, size_t klen,
+                      bool prefix, sg_id_cb cb, void *arg);
+
+/* hh_zero tells whether household hh has nobody employed now. */
+static int hh_zero(sg_txn *t, const char *hh, bool *zero)
+{
+    bool any = false;
+    int rc = sg_txn_household_employed(t, hh, &any);
+    *zero = !any;
+    return rc;
+}
+
+/* del_posting / add_posting: only the posting entries a record implies. */
+static int del_posting(void *arg, int db, const void *k, size_t kl,
+                       const void *v, size_t vl)
+{
+    return db == DB_JPOST || db == DB_WPOST ? del_entry(arg, db, k, kl, v, vl)
+                                            : 0;
+}
+static int add_posting(void *arg, int db, const void *k, size_t kl,
+                       const void *v, size_t vl)
+{
+    return db == DB_JPOST || db == DB_WPOST ? add_entry(arg, db, k, kl, v, vl)
+                                            : 0;
+}
+
+/* refresh_household rewrites the postings of the members of household hh
+ * (but skip, just written) when whether nobody in it is employed is no
+ * longer was_zero. */
+static int refresh_household(sg_txn *t, const char *hh, bool was_zero,
+                             const char *skip)
+{
+    bool zero;
+    int rc = hh_zero(t, hh, &zero);
+    if (rc != 0 || zero == was_zero) {
+        return rc;
+    }
+    sg__ids members = {0};
+    rc = each_owner(t, DB_HH, hh, strlen(hh), false, sg__ids_add, &members);
+    for (size_t i = 0; rc == 0 && i < members.n; i++) {
+        sg_worker m;
+        if (strcmp(members.v[i], skip) == 0) {
+            continue;
+        }
+        rc = sg_txn_get_worker(t, members.v[i], &m);
+        if (rc == 0 && m.seeking) {
+            rc = entries_of_worker(&m, was_zero, del_posting, t);
+            if (rc == 0) {
+                rc = entries_of_worker(&m, zero, add_posting, t);
+            }
+        }
+    }
+    free(members.v);
+    return rc;
+}
+
 static int put_worker(sg_txn *t, const void *rec, sg_error *e)
 {
     const sg_worker *w = rec;
@@ -594,13 +657,17 @@ static int put_worker(sg_txn *t, const void *rec, sg_error *e)
         sg_buf_free(&b); /* unchanged: nothing to write */
         return 0;
     }
-    if (rc == 0) {
-        sg_worker ow;
+    sg_worker ow;
+    bool had = rc == 0, old_zero = false;
+    if (had) {
         rc = sg_worker_decode(old.mv_data, old.mv_size, NULL, &ow, NULL);
         if (rc == 0) {
-            rc = entries_of_worker(&ow, del_entry, t);
+            rc = hh_zero(t, ow.household, &old_zero);
         } else {
             rc = SG_ECORRUPT;
+        }
+        if (rc == 0) {
+            rc = entries_of_worker(&ow, old_zero, del_entry, t);
         }
     } else if (rc == SG_ENOTFOUND) {
         rc = 0;
@@ -614,11 +681,26 @@ static int put_worker(sg_txn *t, const void *rec, sg_error *e)
                          "already registered to another worker");
         }
     }
+    /* Whether the others of w's household are all without work, and so
+     * whether the household is after this write. */
+    bool others_zero = false;
+    if (rc == 0) {
+        rc = hh_zero(t, w->household, &others_zero);
+    }
     if (rc == 0) {
         rc = put_raw(t, DB_WORKERS, w->id, &b);
     }
     if (rc == 0) {
-        rc = entries_of_worker(w, add_entry, t);
+        rc = entries_of_worker(
+            w, others_zero && !sg_status_is_employed(w->status), add_entry, t);
+    }
+    bool same_hh = had && strcmp(ow.household, w->household) == 0;
+    if (rc == 0 && had && !same_hh) {
+        rc = refresh_household(t, ow.household, old_zero, w->id);
+    }
+    if (rc == 0) {
+        rc = refresh_household(t, w->household,
+                               same_hh ? old_zero : others_zero, w->id);
     }
     sg_buf_free(&b);
     return rc;
@@ -695,13 +777,20 @@ static int del_worker(sg_txn *t, const void *rec, sg_error *e)
 {
     (void)e;
     sg_worker w;
+    bool was_zero = false;
     int rc = sg_txn_get_worker(t, rec, &w);
     if (rc == 0) {
-        rc = entries_of_worker(&w, del_entry, t);
+        rc = hh_zero(t, w.household, &was_zero);
+    }
+    if (rc == 0) {
+        rc = entries_of_worker(&w, was_zero, del_entry, t);
     }
     if (rc == 0) {
         MDB_val k = {strlen(w.id), w.id};
         rc = sg__err_mdb(mdb_del(t->txn, t->s->dbi[DB_WORKERS], &k, NULL));
+    }
+    if (rc == 0) {
+        rc = refresh_household(t, w.household, was_zero, w.id);
     }
     return rc;
 }
@@ -920,14 +1009,6 @@ int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
 }
 
-/* add_posting adds an entry a record implies when it is a posting. */
-static int add_posting(void *arg, int db, const void *k, size_t kl,
-                       const void *v, size_t vl)
-{
-    return db == DB_JPOST || db == DB_WPOST ? add_entry(arg, db, k, kl, v, vl)
-                                            : 0;
-}
-
 /* rebuild_postings re-derives both posting indexes from the records
  * (layout upgrade). */
 static int rebuild_postings(sg_store *s, MDB_txn *txn)
@@ -953,9 +1034,11 @@ static int rebuild_postings(sg_store *s, MDB_txn *txn)
             sg_worker w;
             sg_job j;
             if (db == DB_WORKERS) {
+                bool zero;
                 if (sg_worker_decode(v.mv_data, v.mv_size, NULL, &w, NULL) ==
-                    0) {
-                    ret = entries_of_worker(&w, add_posting, &t);
+                        0 &&
+                    (ret = hh_zero(&t, w.household, &zero)) == 0) {
+                    ret = entries_of_worker(&w, zero, add_posting, &t);
                 }
             } else if (sg_job_decode(v.mv_data, v.mv_size, &j, NULL) ==
                        0) {
@@ -1630,9 +1713,10 @@ static int check_backward(check *c, int db)
             }
         } else {
             sg_worker w;
+            bool zero = false;
             g = sg_txn_get_worker(c->t, id, &w);
-            if (g == 0) {
-                entries_of_worker(&w, match_entry, c);
+            if (g == 0 && (g = hh_zero(c->t, w.household, &zero)) == 0) {
+                entries_of_worker(&w, zero, match_entry, c);
             }
         }
         if (g == SG_ENOTFOUND) {
@@ -1680,8 +1764,12 @@ static int check_primary(check *c, int db)
                    key);
         }
         c->owner = id;
-        ret = db == DB_WORKERS ? entries_of_worker(&w, expect_entry, c)
-                               : entries_of_job(&j, expect_entry, c);
+        bool zero = false;
+        ret = db == DB_WORKERS
+                  ? hh_zero(c->t, w.household, &zero) != 0
+                        ? SG_ECORRUPT
+                        : entries_of_worker(&w, zero, expect_entry, c)
+                  : entries_of_job(&j, expect_entry, c);
     }
     mdb_cursor_close(cur);
     if (ret != 0) {

@@ -204,9 +204,10 @@ int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v)
 }
 
 /* Worker block: home village, position, class, travel, category, risk
- * eliminated, skills, expected wage, availability. */
+ * eliminated, household with nobody employed, skills, expected wage,
+ * availability. */
 #define WSK (1 + 2 * SG_SKILLS_MAX)
-#define WBLOCK (SG_REGION_LEN + GEO_LEN + 4 + WSK + 3 * 4)
+#define WBLOCK (SG_REGION_LEN + GEO_LEN + 5 + WSK + 3 * 4)
 
 size_t sg__wview_pack(const sg__wview *v, uint8_t *buf)
 {
@@ -220,8 +221,9 @@ size_t sg__wview_pack(const sg__wview *v, uint8_t *buf)
     b[1] = v->travel;
     b[2] = v->category;
     b[3] = v->risk_eliminated;
-    put_skills(b + 4, v->skills, v->nskills, SG_SKILLS_MAX);
-    b += 4 + WSK;
+    b[4] = v->zero;
+    put_skills(b + 5, v->skills, v->nskills, SG_SKILLS_MAX);
+    b += 5 + WSK;
     st32(b, v->expected_wage);
     st32(b + 4, v->available_from);
     st32(b + 8, v->available_to);
@@ -245,10 +247,11 @@ int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v)
     v->travel = b[1];
     v->category = b[2];
     v->risk_eliminated = b[3] != 0;
-    if (!get_skills(b + 4, v->skills, &v->nskills, SG_SKILLS_MAX)) {
+    v->zero = b[4] != 0;
+    if (!get_skills(b + 5, v->skills, &v->nskills, SG_SKILLS_MAX)) {
         return SG_ECORRUPT;
     }
-    b += 4 + WSK;
+    b += 5 + WSK;
     v->expected_wage = ld32(b);
     v->available_from = ld32(b + 4);
     v->available_to = ld32(b + 8);
