@@ -174,6 +174,16 @@ typedef struct cand {
     } v;
 } cand;
 
+/* freshness: the points of a job posted on day posted, seen on as_of. */
+static int32_t freshness(const sg_weights *wt, int32_t as_of, int32_t posted)
+{
+    int age = as_of - posted;
+    age = age < 0 ? 0 : age;
+    return age >= wt->fresh_days
+               ? 0
+               : wt->fresh * (wt->fresh_days - age) / wt->fresh_days;
+}
+
 static bool date_le(int32_t a, int32_t b) /* NONE-aware a <= b */
 {
     return a == SG_DATE_NONE || b == SG_DATE_NONE || a <= b;
@@ -223,12 +233,7 @@ static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
         (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
                                                                 : 0) +
         (zero ? wt->zero_household : 0);
-    int age = as_of - j->posted_date;
-    age = age < 0 ? 0 : age;
-    parts[SG_PART_FRESHNESS] =
-        age >= wt->fresh_days
-            ? 0
-            : wt->fresh * (wt->fresh_days - age) / wt->fresh_days;
+    parts[SG_PART_FRESHNESS] = freshness(wt, as_of, j->posted_date);
     int32_t base = 0;
     for (int p = 0; p < SG_PART__COUNT; p++) {
         base += parts[p];
@@ -521,16 +526,20 @@ static int ring_of(const char *region, const sg__jview *j)
     return best;
 }
 
-/* The walks go ring by ring, nearest first (same village, township,
- * county, city, province, anywhere).  Before a ring is read, the most any
- * pair in it could score -- every part at its maximum, that ring's tier
- * points and all distance points -- is compared with the K-th best so far:
- * a ring that cannot change the top K is not read at all.  A pair is
- * scored only in the ring of its nearest site, so it is met once. */
+/* The walks read the index in passes: a ring (same village, township,
+ * county, city, province, anywhere) and, for a job's workers, one labor
+ * class and one priority (monitored and at risk; household with nobody
+ * employed), which worker postings are keyed by.  Before a pass is read,
+ * the most any pair in it could score -- the parts it does not fix at
+ * their maximum, the ring's tier points, all distance points -- is
+ * compared with the K-th best so far.  Passes go in the order of that
+ * bound, highest first, so the first pass that cannot change the top K
+ * ends the walk.  A pair is scored only in the ring of its nearest site,
+ * so it is met once whatever the order. */
 
 /* max_base is the most the parts other than proximity can give a worker
  * of class c for a job of source src (-1: any source); prio is the
- * priority the pair gets (or its maximum) and fresh the freshness. */
+ * priority the pair gets and fresh the freshness. */
 static int32_t max_base(const sg_weights *wt, int c, int src, int32_t prio,
                         int32_t fresh)
 {
@@ -547,6 +556,74 @@ static bool ring_useless(const topk *t, int32_t bound)
 {
     const sg_match *kth = topk_floor(t);
     return kth != NULL && bound < kth->score;
+}
+
+/* pass: one range of the index to read, and the most it could give. */
+typedef struct pass {
+    int32_t bound; /* best score any pair in it could have */
+    uint8_t ring;  /* enum sg_travel */
+    uint8_t cls;   /* labor class (job -> workers) */
+    uint8_t prio;  /* priority bits (job -> workers) */
+} pass;
+#define PASS_MAX (SG_TRAVEL__COUNT * SG_LABOR__COUNT * 4)
+
+static int cmp_pass(const void *a, const void *b)
+{
+    const pass *x = a, *y = b;
+    if (x->bound != y->bound) {
+        return x->bound > y->bound ? -1 : 1;
+    }
+    int kx = (x->ring * SG_LABOR__COUNT + x->cls) * 4 + x->prio;
+    int ky = (y->ring * SG_LABOR__COUNT + y->cls) * 4 + y->prio;
+    return kx - ky;
+}
+
+/* worker_passes orders the rings worker w (its household zero or not)
+ * reaches. */
+static size_t worker_passes(const sg_weights *wt, const sg__wview *w,
+                            bool zero, pass *out)
+{
+    int32_t prio =
+        (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
+                                                                : 0) +
+        (zero ? wt->zero_household : 0);
+    int32_t base = max_base(wt, w->labor_class, -1, prio, wt->fresh) +
+                   (w->geo.has ? wt->km : 0);
+    size_t n = 0;
+    for (int r = 0; r <= w->travel; r++) {
+        out[n++] = (pass){base + wt->tier[r], (uint8_t)r, 0, 0};
+    }
+    qsort(out, n, sizeof(pass), cmp_pass);
+    return n;
+}
+
+/* job_passes orders the (ring, class, priority) ranges of job j's
+ * workers. */
+static size_t job_passes(const sg_weights *wt, const sg_job *j,
+                         int32_t as_of, pass *out)
+{
+    int32_t fresh = freshness(wt, as_of, sg_time_date(j->posted));
+    bool geo = false;
+    for (size_t i = 0; i < j->nsites; i++) {
+        geo = geo || j->sites[i].has_geo;
+    }
+    size_t n = 0;
+    for (int r = 0; r < SG_TRAVEL__COUNT; r++) {
+        for (int c = 0; c < SG_LABOR__COUNT; c++) {
+            if (!(j->labor_classes & (1u << c))) {
+                continue;
+            }
+            for (int b = 0; b < 4; b++) {
+                int32_t prio = (b & 1 ? wt->risk : 0) +
+                               (b & 2 ? wt->zero_household : 0);
+                out[n++] = (pass){max_base(wt, c, j->source, prio, fresh) +
+                                      wt->tier[r] + (geo ? wt->km : 0),
+                                  (uint8_t)r, (uint8_t)c, (uint8_t)b};
+            }
+        }
+    }
+    qsort(out, n, sizeof(pass), cmp_pass);
+    return n;
 }
 
 static int on_job_posting(void *arg, const uint8_t *p, size_t n)
@@ -616,21 +693,16 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
     bool employed = false;
     rc = sg_txn_household_employed(t, rec.household, &employed);
     q.zero = !employed;
-    const sg_weights *wt = q.wt;
-    int32_t prio = (q.w.category == SG_CAT_MONITORED && !q.w.risk_eliminated
-                        ? wt->risk
-                        : 0) +
-                   (q.zero ? wt->zero_household : 0);
-    int32_t base = max_base(wt, rec.labor_class, -1, prio, wt->fresh) +
-                   (q.w.geo.has ? wt->km : 0);
+    pass ps[SG_TRAVEL__COUNT];
+    size_t np = rec.seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
     uint32_t walked = 0;
-    for (int r = 0; rec.seeking && rc == 0 && r <= rec.travel; r++) {
-        if (ring_useless(&q.top, base + wt->tier[r])) {
-            continue;
+    for (size_t i = 0; rc == 0 && i < np; i++) {
+        if (ring_useless(&q.top, ps[i].bound)) {
+            break; /* and every pass after it */
         }
-        walked |= 1u << r;
-        q.ring = r;
-        rc = worker_ring(t, &rec, r, on_job_posting, &q);
+        q.ring = ps[i].ring;
+        rc = worker_ring(t, &rec, ps[i].ring, on_job_posting, &q);
+        walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
         free(q.top.h);
@@ -666,14 +738,15 @@ static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* job_ring reads ring r of job rec's workers of class c: for each travel
- * willingness that reaches r and each site with its own prefix at r's
- * length, the workers living under that prefix but not under the site's
- * prefix of the ring before (they belong to that ring).  Every worker
- * holds the anchor skill, and anchor 0 is "all". */
-static int job_ring(sg_txn *t, const sg_job *rec, int r, int c,
+/* job_ring reads ring r of job rec's workers of class c and priority
+ * bits prio: for each travel willingness that reaches r and each site with
+ * its own prefix at r's length, the workers living under that prefix but
+ * not under the site's prefix of the ring before (they belong to that
+ * ring).  Every worker holds the anchor skill, and anchor 0 is "all". */
+static int job_ring(sg_txn *t, const sg_job *rec, const pass *p,
                     sg_skill anchor, sg_posting_cb cb, void *arg)
 {
+    int r = p->ring;
     int plen = sg_travel_prefix_len(r);
     int skip = r > 0 ? sg_travel_prefix_len(r - 1) : 0;
     int rc = 0;
@@ -685,33 +758,13 @@ static int job_ring(sg_txn *t, const sg_job *rec, int r, int c,
                               (size_t)plen) == 0;
             }
             if (!seen) {
-                rc = sg_txn_worker_range(t, c, tr, anchor,
+                rc = sg_txn_worker_range(t, p->cls, tr, anchor, p->prio,
                                          rec->sites[i].region, plen, skip,
                                          cb, arg);
             }
         }
     }
     return rc;
-}
-
-/* job_bound is the most a worker of class c could score for job rec in
- * ring r (priority at its maximum: at risk, household with nobody
- * employed). */
-static int32_t job_bound(const sg_weights *wt, const sg_job *rec,
-                         const sg__jview *j, int c, int r, int32_t as_of)
-{
-    int age = as_of - j->posted_date;
-    age = age < 0 ? 0 : age;
-    int32_t fresh = age >= wt->fresh_days ? 0
-                                          : wt->fresh * (wt->fresh_days - age) /
-                                                wt->fresh_days;
-    bool geo = false;
-    for (size_t i = 0; i < rec->nsites; i++) {
-        geo = geo || rec->sites[i].has_geo;
-    }
-    return max_base(wt, c, rec->source, wt->risk + wt->zero_household,
-                    fresh) +
-           wt->tier[r] + (geo ? wt->km : 0);
 }
 
 int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
@@ -733,18 +786,16 @@ int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
     /* Every candidate holds every required skill, so the walk reads the
      * workers posted under the first one (or under "all"). */
     sg_skill anchor = rec.nrequired > 0 ? rec.required[0] : 0;
+    pass ps[PASS_MAX];
+    size_t np = live ? job_passes(q.wt, &rec, o->as_of, ps) : 0;
     uint32_t walked = 0;
-    for (int r = 0; live && rc == 0 && r < SG_TRAVEL__COUNT; r++) {
-        for (int c = 0; rc == 0 && c < SG_LABOR__COUNT; c++) {
-            if (!(rec.labor_classes & (1u << c)) ||
-                ring_useless(&q.top,
-                             job_bound(q.wt, &rec, &q.j, c, r, o->as_of))) {
-                continue;
-            }
-            walked |= 1u << (r * SG_LABOR__COUNT + c);
-            q.ring = r;
-            rc = job_ring(t, &rec, r, c, anchor, on_worker_posting, &q);
+    for (size_t i = 0; rc == 0 && i < np; i++) {
+        if (ring_useless(&q.top, ps[i].bound)) {
+            break; /* and every pass after it */
         }
+        q.ring = ps[i].ring;
+        rc = job_ring(t, &rec, &ps[i], anchor, on_worker_posting, &q);
+        walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
         free(q.top.h);
@@ -771,33 +822,43 @@ static int touch(void *arg, const uint8_t *p, size_t n)
     return 0;
 }
 
-int sg_match_floor_worker(sg_txn *t, const sg_worker *w, uint32_t walked,
+int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
+                          const sg_match_opts *o, uint32_t walked,
                           size_t *entries)
 {
+    if (check_opts(o) != 0) {
+        return SG_EINVAL;
+    }
+    const sg_weights *wt = o->w != NULL ? o->w : defaults();
+    sg__wview v;
+    sg__wview_of(w, &v);
+    bool employed = false;
+    int rc = sg_txn_household_employed(t, w->household, &employed);
+    pass ps[SG_TRAVEL__COUNT];
+    size_t np = worker_passes(wt, &v, !employed, ps);
     floor_acc a = {0, 0};
-    int rc = 0;
-    for (int r = 0; rc == 0 && r < SG_TRAVEL__COUNT; r++) {
-        if (walked & (1u << r)) {
-            rc = worker_ring(t, w, r, touch, &a);
-        }
+    for (size_t i = 0; rc == 0 && i < walked && i < np; i++) {
+        rc = worker_ring(t, w, ps[i].ring, touch, &a);
     }
     floor_sink = a.sum;
     *entries = a.entries;
     return rc;
 }
 
-int sg_match_floor_job(sg_txn *t, const sg_job *j, uint32_t walked,
-                       size_t *entries)
+int sg_match_floor_job(sg_txn *t, const sg_job *j, const sg_match_opts *o,
+                       uint32_t walked, size_t *entries)
 {
+    if (check_opts(o) != 0) {
+        return SG_EINVAL;
+    }
+    const sg_weights *wt = o->w != NULL ? o->w : defaults();
     sg_skill anchor = j->nrequired > 0 ? j->required[0] : 0;
+    pass ps[PASS_MAX];
+    size_t np = job_passes(wt, j, o->as_of, ps);
     floor_acc a = {0, 0};
     int rc = 0;
-    for (int r = 0; rc == 0 && r < SG_TRAVEL__COUNT; r++) {
-        for (int c = 0; rc == 0 && c < SG_LABOR__COUNT; c++) {
-            if (walked & (1u << (r * SG_LABOR__COUNT + c))) {
-                rc = job_ring(t, j, r, c, anchor, touch, &a);
-            }
-        }
+    for (size_t i = 0; rc == 0 && i < walked && i < np; i++) {
+        rc = job_ring(t, j, &ps[i], anchor, touch, &a);
     }
     floor_sink = a.sum;
     *entries = a.entries;

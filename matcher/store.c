@@ -29,7 +29,7 @@ enum {
     DB_WORKERS, /* worker id -> msgpack record */
     DB_JOBS,    /* job id -> msgpack record */
     DB_JPOST,   /* (class, plen, prefix, anchor) -> job views (dup) */
-    DB_WPOST,   /* (class, travel, skill, home village) -> views (dup) */
+    DB_WPOST,   /* (class, travel, skill, prio, village) -> views (dup) */
     DB_HH,      /* household -> member ids (dup) */
     DB_HHE,     /* household -> employed member ids (dup) */
     DB_IDNUM,   /* ID-number hash -> worker id */
@@ -54,13 +54,16 @@ static const unsigned db_dup[DB__COUNT] = {
 };
 
 #define POST_KEY_LEN 16 /* 2 small numbers, 12 region bytes, 2 skill bytes */
+#define WKEY_LEN 17     /* class, travel, skill (2), priority, village (12) */
+#define WKEY_FIXED 5    /* the bytes before the village */
 /* LAYOUT numbers the layout of the posting indexes (meta "layout"): from
  * 3 on, worker postings are keyed by home village, so a job's query reads
  * its candidates nearest first, and views have a fixed-offset block
  * (matcher/view.c); from 4 on, a worker's view says whether its household
- * has nobody employed.  Older stores have their postings rebuilt at their
+ * has nobody employed; from 5 on, worker posting keys carry the priority
+ * bits, so a job's query reads the workers who could score most first.  Older stores have their postings rebuilt at their
  * first writable open. */
-#define LAYOUT 4
+#define LAYOUT 5
 #define INBOX_KEY_MAX (SG_ID_MAX + 1 + 8) /* worker id, NUL, seq */
 #define CRED_LEN 135    /* bytes of a packed credential record */
 #define DEFAULT_MAPSIZE ((size_t)64 << 30)
@@ -417,18 +420,21 @@ static void post_key(uint8_t key[POST_KEY_LEN], int a, int b,
     key[15] = (uint8_t)skill;
 }
 
-/* wpost_key fills a worker posting key: class, travel, skill (big-endian)
- * and the first plen digits of a village code, zero-padded: the keys of
- * the workers living under one prefix are one contiguous range. */
-static void wpost_key(uint8_t key[POST_KEY_LEN], int labor_class, int travel,
-                      sg_skill skill, const char *region, int plen)
+/* wpost_key fills a worker posting key: class, travel, skill (big-endian),
+ * priority (bit 0: monitored and at risk; bit 1: household with nobody
+ * employed) and the first plen digits of a village code, zero-padded: the
+ * keys of the workers of one priority living under one prefix are one
+ * contiguous range. */
+static void wpost_key(uint8_t key[WKEY_LEN], int labor_class, int travel,
+                      sg_skill skill, int prio, const char *region, int plen)
 {
-    memset(key, 0, POST_KEY_LEN);
+    memset(key, 0, WKEY_LEN);
     key[0] = (uint8_t)labor_class;
     key[1] = (uint8_t)travel;
     key[2] = (uint8_t)(skill >> 8);
     key[3] = (uint8_t)skill;
-    memcpy(key + 4, region, (size_t)plen);
+    key[4] = (uint8_t)prio;
+    memcpy(key + WKEY_FIXED, region, (size_t)plen);
 }
 
 /* owner_val writes [len][id], the value of the household and ID indexes. */
@@ -483,10 +489,12 @@ static int entries_of_worker(const sg_worker *w, bool zero, entry_cb cb,
     sg__wview_of(w, &view);
     view.zero = zero;
     vl = sg__wview_pack(&view, val);
-    uint8_t key[POST_KEY_LEN];
+    int prio = (w->category == SG_CAT_MONITORED && !w->risk_eliminated) |
+               (zero ? 2 : 0);
+    uint8_t key[WKEY_LEN];
     for (int i = -1; i < (int)w->nskills && rc == 0; i++) {
         wpost_key(key, w->labor_class, w->travel, i < 0 ? 0 : w->skills[i],
-                  w->region, SG_REGION_LEN);
+                  prio, w->region, SG_REGION_LEN);
         rc = cb(arg, DB_WPOST, key, sizeof(key), val, vl);
     }
     return rc;
@@ -959,30 +967,30 @@ int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
 }
 
 int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
-                        sg_skill skill, const char *region, int plen,
-                        int skip, sg_posting_cb cb, void *arg)
+                        sg_skill skill, int prio, const char *region,
+                        int plen, int skip, sg_posting_cb cb, void *arg)
 {
-    if (plen < 0 || plen > SG_REGION_LEN ||
+    if (plen < 0 || plen > SG_REGION_LEN || prio < 0 || prio > 3 ||
         (skip != 0 && (skip <= plen || skip > SG_REGION_LEN))) {
         return SG_EINVAL;
     }
-    uint8_t lo[POST_KEY_LEN], hop[POST_KEY_LEN];
-    wpost_key(lo, labor_class, travel, skill, region, plen);
-    size_t fixed = 4 + (size_t)plen;
+    uint8_t lo[WKEY_LEN], hop[WKEY_LEN];
+    wpost_key(lo, labor_class, travel, skill, prio, region, plen);
+    size_t fixed = WKEY_FIXED + (size_t)plen;
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_WPOST], &c);
     if (rc != 0) {
         return sg__err_mdb(rc);
     }
-    MDB_val k = {POST_KEY_LEN, lo}, v;
+    MDB_val k = {WKEY_LEN, lo}, v;
     int ret = 0;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && ret == 0) {
         const uint8_t *kb = k.mv_data;
-        if (k.mv_size != POST_KEY_LEN || memcmp(kb, lo, fixed) != 0) {
+        if (k.mv_size != WKEY_LEN || memcmp(kb, lo, fixed) != 0) {
             break; /* past the range */
         }
-        if (skip != 0 && memcmp(kb + 4, region, (size_t)skip) == 0) {
+        if (skip != 0 && memcmp(kb + WKEY_FIXED, region, (size_t)skip) == 0) {
             /* Jump over the sub-range: region bytes are digits, so 0xff
              * padding sorts after every key under the skipped prefix; a
              * whole village is one key, left by its last duplicate. */
@@ -990,9 +998,10 @@ int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
                 rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
                 continue;
             }
-            memcpy(hop, kb, 4 + (size_t)skip);
-            memset(hop + 4 + skip, 0xff, POST_KEY_LEN - 4 - (size_t)skip);
-            k.mv_size = POST_KEY_LEN;
+            memcpy(hop, kb, WKEY_FIXED + (size_t)skip);
+            memset(hop + WKEY_FIXED + skip, 0xff,
+                   WKEY_LEN - WKEY_FIXED - (size_t)skip);
+            k.mv_size = WKEY_LEN;
             k.mv_data = hop;
             rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
             continue;

@@ -434,7 +434,7 @@ static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
             size_t entries;
             assert_int_equal(sg_txn_get_worker(t, md->w[i].id, &rec), 0);
             assert_int_equal(
-                sg_match_floor_worker(t, &rec, got.walked, &entries), 0);
+                sg_match_floor_worker(t, &rec, &o, got.walked, &entries), 0);
             assert_int_equal(entries, got.looked_at); /* the same entries */
             size_t n = ref_for_worker(md, i, o.as_of, wt, (size_t)o.limit, want);
             assert_same(&got, want, n, "worker", md->w[i].id);
@@ -448,7 +448,7 @@ static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
             sg_job rec;
             size_t entries;
             assert_int_equal(sg_txn_get_job(t, md->j[i].id, &rec), 0);
-            assert_int_equal(sg_match_floor_job(t, &rec, got.walked, &entries),
+            assert_int_equal(sg_match_floor_job(t, &rec, &o, got.walked, &entries),
                              0);
             assert_int_equal(entries, got.looked_at);
             size_t n = ref_for_job(md, i, o.as_of, wt, (size_t)o.limit, want);

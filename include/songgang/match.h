@@ -78,7 +78,7 @@ typedef struct sg_match_list {
     sg_match *items;    /* owned array, n entries, best first */
     size_t n;           /* results */
     size_t looked_at;   /* candidates read from the postings */
-    uint32_t walked;    /* which rings were read (for sg_match_floor_*) */
+    uint32_t walked;    /* index passes read (for sg_match_floor_*) */
 } sg_match_list;
 void sg_match_list_free(sg_match_list *l);
 
@@ -92,14 +92,16 @@ int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
                  sg_match_list *out);
 
 /* sg_match_floor_worker reads, in t, the very index entries that ranking
- * worker w's jobs read (walked, from its sg_match_list) without decoding
- * or scoring them -- the cost below which no query over this index can go
- * (bench/) -- and sets *entries to how many it read (the list's
- * looked_at).  sg_match_floor_job is the same for job j's workers. */
-int sg_match_floor_worker(sg_txn *t, const sg_worker *w, uint32_t walked,
+ * worker w's jobs with options o read (walked, from its sg_match_list)
+ * without decoding or scoring them -- the cost below which no query over
+ * this index can go (bench/) -- and sets *entries to how many it read
+ * (the list's looked_at).  sg_match_floor_job is the same for job j's
+ * workers. */
+int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
+                          const sg_match_opts *o, uint32_t walked,
                           size_t *entries);
-int sg_match_floor_job(sg_txn *t, const sg_job *j, uint32_t walked,
-                       size_t *entries);
+int sg_match_floor_job(sg_txn *t, const sg_job *j, const sg_match_opts *o,
+                       uint32_t walked, size_t *entries);
 
 /* sg_match_job_reason writes into out (cap bytes) why job j suits worker w,
  * from the worker's side, for a result m of ranking that pair in either

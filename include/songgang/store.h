@@ -213,12 +213,14 @@ int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
                         int plen, sg_skill anchor, sg_posting_cb cb,
                         void *arg);
 /* sg_txn_worker_range walks the seeking workers posted under (labor class,
- * travel, skill (0 = all)) whose home village starts with the first plen
- * digits of region, except -- when skip is non-zero (plen < skip <= 12)
- * -- those whose village starts with its first skip digits: the workers
- * of one ring around a place, nearest rings being separate calls. */
+ * travel, skill (0 = all), priority bits prio (1: monitored and at risk,
+ * 2: household with nobody employed)) whose home village starts with the
+ * first plen digits of region, except -- when skip is non-zero (plen <
+ * skip <= 12) -- those whose village starts with its first skip digits:
+ * the workers of one ring around a place, nearest rings being separate
+ * calls. */
 int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
-                        sg_skill skill, const char *region, int plen,
-                        int skip, sg_posting_cb cb, void *arg);
+                        sg_skill skill, int prio, const char *region,
+                        int plen, int skip, sg_posting_cb cb, void *arg);
 
 #endif /* SG_STORE_H */
