@@ -53,15 +53,17 @@ if [ "$MODE" = smoke ]; then
 else
     stamp "matcher vs PostgreSQL, county"
     sh bench/pg_bench.sh "$B" 30000 2000 1 10000 "${PG_QUERIES_COUNTY:-10000}"
+    # PostgreSQL takes about a second per job -> workers query at the
+    # province scale: it runs the first PG_QUERIES_PROVINCE of the 10,000.
     stamp "matcher vs PostgreSQL, province"
-    sh bench/pg_bench.sh "$B" 3000000 200000 100 10000 "${PG_QUERIES_PROVINCE:-1000}"
+    sh bench/pg_bench.sh "$B" 3000000 200000 100 10000 "${PG_QUERIES_PROVINCE:-300}"
     stamp "scaling points"
-    sh bench/pg_bench.sh "$B" 10000 667 1 2000 500
+    sh bench/pg_bench.sh "$B" 1000000 66667 33 2000 "${PG_QUERIES_1M:-200}"
     sh bench/pg_bench.sh "$B" 100000 6667 3 2000 500
-    sh bench/pg_bench.sh "$B" 1000000 66667 33 2000 "${PG_QUERIES_1M:-300}"
+    sh bench/pg_bench.sh "$B" 10000 667 1 2000 500
     stamp "durable ingest, county and province"
     sh bench/ingest_bench.sh "$B" 30000 2000 1
-    sh bench/ingest_bench.sh "$B" 3000000 200000 100
+    W1=1000 J1=200 WG=20000 JG=2000 sh bench/ingest_bench.sh "$B" 3000000 200000 100
     stamp "gateway vs nginx"
     sh bench/http_bench.sh "$B" 10 64
     stamp "push"

@@ -36,6 +36,14 @@ waitport() { i=0; while [ $i -lt 100 ]; do curl -s -o /dev/null "http://127.0.0.
 KEY=$("$B/songgang" key create --db "$W/db" --role admin)
 WID=$(jq -r 'select(.kind=="worker" and .seeking and .travel=="county") | .id' "$W/data.ndjson" | head -1)
 PATHQ="/v1/workers/$WID/matches?as_of=2026-12-01"
+jq -r 'select(.kind=="worker" and .seeking) | .id' "$W/data.ndjson" | head -1000 |
+    awk 'BEGIN { print "local paths = {}" }
+         { printf "paths[%d] = \"/v1/workers/%s/matches?as_of=2026-12-01\"\n", NR, $1 }
+         END { print "local i = 0"
+               print "request = function()"
+               print "    i = i % #paths + 1"
+               print "    return wrk.format(\"GET\", paths[i])"
+               print "end" }' >"$W/many.lua"
 
 # wrk_run NAME URL [HEADER]: one line of the table; requests/s and latency.
 wrk_run() {
@@ -100,8 +108,20 @@ waitport $NP matches.json
     echo "| target | requests/s | p50 | p99 | non-2xx |"
     echo "|---|---|---|---|---|"
     wrk_run embedded "http://127.0.0.1:$SP$PATHQ" -H "Authorization: Bearer $KEY"
+    # The same route for 1,000 different workers, round robin (a village
+    # officer's page, many phones): the cache holds them all after the
+    # first round.
+    wrk_run embedded_many "http://127.0.0.1:$SP/" -H "Authorization: Bearer $KEY" -s "$W/many.lua"
     wrk_run nginx "http://127.0.0.1:$NP/matches.json"
 } >"$W/table.md"
+stop
+PIDS=""
+
+# 1b. Embedded with the reply cache off: every request ranks.
+"$B/songgang" serve --db "$W/db" --http 127.0.0.1:$SP --quiet --rate 100000000 --cache-mb 0 2>"$W/serve.err" &
+PIDS="$PIDS $!"
+waitport $SP healthz
+wrk_run embedded_nocache "http://127.0.0.1:$SP$PATHQ" -H "Authorization: Bearer $KEY" >>"$W/table.md"
 stop
 PIDS=""
 
@@ -121,7 +141,8 @@ PIDS=""
     cat "$W/table.md"
     echo
     e=$(cat "$W/rps.embedded"); n=$(cat "$W/rps.nginx"); s=$(cat "$W/rps.split")
-    echo "embedded / nginx = $(echo "scale=3; $e / $n" | bc); split / nginx = $(echo "scale=3; $s / $n" | bc)"
+    m=$(cat "$W/rps.embedded_many"); c=$(cat "$W/rps.embedded_nocache")
+    echo "embedded / nginx = $(echo "scale=3; $e / $n" | bc); 1,000 workers / nginx = $(echo "scale=3; $m / $n" | bc); cache off / nginx = $(echo "scale=3; $c / $n" | bc); split / nginx = $(echo "scale=3; $s / $n" | bc)"
     echo
     if [ -x "$B/bench/nng_hop" ]; then
         echo "## The NNG hop alone (bench/nng_hop.c)"
@@ -132,9 +153,13 @@ PIDS=""
 # The same figures for bench/report.py.
 {
     printf '{"body_bytes": %s, "connections": %s, "seconds": %s,\n' "$SIZE" "$CONNS" "$SECS"
-    printf ' "embedded": %s,\n "nginx": %s,\n "split": %s,\n' \
-        "$(cat "$W/json.embedded")" "$(cat "$W/json.nginx")" "$(cat "$W/json.split")"
+    printf ' "embedded": %s,\n "embedded_many": %s,\n "embedded_nocache": %s,\n' \
+        "$(cat "$W/json.embedded")" "$(cat "$W/json.embedded_many")" \
+        "$(cat "$W/json.embedded_nocache")"
+    printf ' "nginx": %s,\n "split": %s,\n' \
+        "$(cat "$W/json.nginx")" "$(cat "$W/json.split")"
     awk -v e="$(cat "$W/rps.embedded")" -v s="$(cat "$W/rps.split")" \
         -v n="$(cat "$W/rps.nginx")" \
-        'BEGIN { printf " \"ratio\": %.4f, \"split_ratio\": %.4f}\n", e / n, s / n }'
+        -v m="$(cat "$W/rps.embedded_many")" -v c="$(cat "$W/rps.embedded_nocache")" \
+        'BEGIN { printf " \"ratio\": %.4f, \"many_ratio\": %.4f, \"nocache_ratio\": %.4f, \"split_ratio\": %.4f}\n", e / n, m / n, c / n, s / n }'
 } >"$ROOT/bench/results/http.json"

@@ -6,7 +6,11 @@
  * (uv_async_send); the loop thread runs the callers' callbacks.  Resends
  * are off (one would run a write twice); each call has a deadline, after
  * which its caller answers 503; while the matcher has been gone a while,
- * calls fail at once instead of waiting out their timeout. */
+ * calls fail at once instead of waiting out their timeout.  A GET the
+ * reply cache (cache.c) can answer never leaves the process: its call is
+ * answered from a copy of the cached reply after the current round of
+ * I/O callbacks (a uv_check handle), never inside sg__client_call, whose
+ * caller may not expect its callback yet. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +25,22 @@
 
 enum { PH_IDLE, PH_SEND, PH_RECV };
 
-/* sg__call is one request: waiting for a slot, or on one. */
+/* sg__call is one request: waiting for a slot, or on one, or a cache
+ * hit waiting on the ready list. */
 struct sg__call {
-    sg__call *prev;    /* wait FIFO */
-    sg__call *next;    /* wait FIFO, or the slot's call */
-    sg__reply_cb cb;   /* NULL once cancelled */
-    void *arg;         /* cb's argument */
-    nng_msg *msg;      /* the request until it is handed to NNG, owned */
-    nng_time deadline; /* nng_clock() by which the reply must be in */
-    uint64_t t_send;   /* uv_hrtime() when sent */
-    bool queued;       /* on the wait FIFO */
+    sg__call *prev;             /* wait FIFO */
+    sg__call *next;             /* wait FIFO, ready list, or slot's call */
+    sg__reply_cb cb;            /* NULL once cancelled */
+    void *arg;                  /* cb's argument */
+    nng_msg *msg;               /* the request until NNG has it, owned */
+    nng_time deadline;          /* nng_clock() by which the reply is due */
+    uint64_t t_send;            /* uv_hrtime() when sent */
+    bool queued;                /* on the wait FIFO */
+    bool cacheable;             /* the cache may keep its reply */
+    unsigned epoch;             /* the client's epoch when made */
+    uint8_t key[SG__CACHE_KEY]; /* its cache key, when cacheable */
+    sg_msg_reply hit;           /* a hit's reply; its body is hit_body */
+    uint8_t hit_body[];         /* a hit's body bytes */
 };
 
 /* sg__slot is one REQ context with its aio. */
@@ -53,6 +63,8 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
     sg__client *cl = arg;
 
     (void)p;
+    /* A pipe come or gone may be another matcher: the cache starts over. */
+    atomic_fetch_add(&cl->epoch, 1);
     if (ev == NNG_PIPE_EV_ADD_POST) {
         atomic_fetch_add(&cl->pipes, 1);
     } else if (ev == NNG_PIPE_EV_REM_POST) {
@@ -210,8 +222,15 @@ static void complete(sg__client *cl, sg__call *c, int rv, nng_msg *reply)
                     e.reason);
             rc = SG_EINVAL;
         } else {
+            unsigned epoch = sg__client_epoch(cl);
             sg__metrics_rtt(&cl->g->metrics,
                             (double)(uv_hrtime() - c->t_send) / 1e9);
+            /* Every reply tells the cache the data version it saw, before
+             * anyone (the version poll included) hears of it. */
+            sg__cache_seen(&cl->g->cache, &rep, epoch);
+            if (c->cacheable) {
+                sg__cache_put(&cl->g->cache, c->key, c->epoch, epoch, &rep);
+            }
         }
     }
     if (c->cb != NULL) {
@@ -219,6 +238,74 @@ static void complete(sg__client *cl, sg__call *c, int rv, nng_msg *reply)
     }
     nng_msg_free(reply);
     call_free(c);
+}
+
+/* ---- Cache hits. ---- */
+
+/* ready_run answers the hits queued so far.  A callback may queue more
+ * (they wait for the next round) or cancel one still in the list (its cb
+ * is then NULL): the list is detached first and freed only here. */
+static void ready_run(sg__client *cl)
+{
+    sg__call *list = cl->ready_head;
+    sg_error e;
+
+    cl->ready_head = cl->ready_tail = NULL;
+    uv_check_stop(&cl->ready_check);
+    uv_idle_stop(&cl->ready_idle);
+    sg_error_clear(&e);
+    while (list != NULL) {
+        sg__call *c = list;
+        list = c->next;
+        c->next = NULL;
+        if (c->cb != NULL) {
+            c->cb(c->arg, 0, &c->hit, &e);
+        }
+        call_free(c);
+    }
+}
+
+static void ready_check_cb(uv_check_t *h)
+{
+    ready_run(h->data);
+}
+
+static void ready_idle_cb(uv_idle_t *h)
+{
+    ready_run(h->data);
+}
+
+/* hit_call makes a call answered by a copy of cache entry ent.  The check
+ * handle answers it right after this round of I/O callbacks; the idle
+ * handle keeps the loop from waiting for I/O first when the hit was made
+ * outside that round (a deferred write callback, say). */
+static sg__call *hit_call(sg__client *cl, const sg__centry *ent,
+                          sg__reply_cb cb, void *arg)
+{
+    sg_msg_reply rep;
+    sg__call *c;
+
+    sg__centry_reply(ent, &rep);
+    c = calloc(1, sizeof *c + rep.body_len);
+    if (c == NULL) {
+        abort(); /* out of memory */
+    }
+    c->cb = cb;
+    c->arg = arg;
+    c->hit = rep;
+    if (rep.body_len > 0) {
+        memcpy(c->hit_body, rep.body, rep.body_len);
+        c->hit.body = c->hit_body;
+    }
+    if (cl->ready_tail != NULL) {
+        cl->ready_tail->next = c;
+    } else {
+        cl->ready_head = c;
+        uv_check_start(&cl->ready_check, ready_check_cb);
+        uv_idle_start(&cl->ready_idle, ready_idle_cb);
+    }
+    cl->ready_tail = c;
+    return c;
 }
 
 static void async_cb(uv_async_t *h)
@@ -266,12 +353,17 @@ int sg__client_init(sg__client *cl, sg_gateway *g, uv_loop_t *loop,
     pthread_mutex_init(&cl->mu, NULL);
     atomic_init(&cl->pipes, 0);
     atomic_init(&cl->down_since, (int64_t)nng_clock());
+    atomic_init(&cl->epoch, 0);
 
     /* The handles first: fini closes them whatever else failed. */
     uv_async_init(loop, &cl->async, async_cb);
     cl->async.data = cl;
     uv_timer_init(loop, &cl->sweep);
     cl->sweep.data = cl;
+    uv_check_init(loop, &cl->ready_check);
+    cl->ready_check.data = cl;
+    uv_idle_init(loop, &cl->ready_idle);
+    cl->ready_idle.data = cl;
     cl->handles = true;
 
     /* The socket, its options, and the dial. */
@@ -322,10 +414,41 @@ bool sg__client_up(sg__client *cl)
     return atomic_load(&cl->pipes) > 0;
 }
 
-int sg__client_call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
-                    void *arg, sg__call **out)
+bool sg__client_busy(sg__client *cl)
 {
+    for (int i = 0; i < cl->nslots; i++) {
+        if (cl->slots[i].call != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void sg__client_abort(sg__client *cl)
+{
+    /* nng_aio_cancel is safe against a callback running meanwhile; one
+     * that starts the receive right after is aborted on the next call. */
+    for (int i = 0; i < cl->nslots; i++) {
+        if (cl->slots[i].call != NULL) {
+            nng_aio_cancel(cl->slots[i].aio);
+        }
+    }
+}
+
+unsigned sg__client_epoch(sg__client *cl)
+{
+    return atomic_load(&cl->epoch);
+}
+
+/* call is sg__client_call; first puts the call ahead of those waiting
+ * and keeps it away from the cache. */
+static int call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
+                void *arg, sg__call **out, bool first)
+{
+    sg__cache *cache = &cl->g->cache;
     nng_time now = nng_clock();
+    uint8_t key[SG__CACHE_KEY];
+    bool cacheable;
     sg__call *c;
     int rv;
 
@@ -338,16 +461,34 @@ int sg__client_call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
             return SG_EBUSY;
         }
     }
-    if (cl->nwait >= SG__WAIT_MAX) {
+    if (cl->nwait >= SG__WAIT_MAX && !first) {
         return SG_EBUSY;
+    }
+
+    /* The cache sees the whole message: whatever a reply may depend on. */
+    cl->enc.len = 0;
+    sg_msg_req_encode(req, &cl->enc);
+    cacheable = !first && strcmp(req->method, "GET") == 0 &&
+                sg__cache_on(cache);
+    if (cacheable) {
+        const sg__centry *ent;
+        sg__cache_key(cache, cl->enc.data, cl->enc.len, key);
+        ent = sg__cache_get(cache, key, sg__client_epoch(cl));
+        if (ent != NULL) {
+            *out = hit_call(cl, ent, cb, arg);
+            return 0;
+        }
     }
 
     c = calloc(1, sizeof *c);
     if (c == NULL) {
         abort(); /* out of memory */
     }
-    cl->enc.len = 0;
-    sg_msg_req_encode(req, &cl->enc);
+    c->cacheable = cacheable;
+    c->epoch = sg__client_epoch(cl);
+    if (cacheable) {
+        memcpy(c->key, key, sizeof key);
+    }
     if ((rv = nng_msg_alloc(&c->msg, cl->enc.len)) != 0) {
         abort(); /* NNG's only failure here is memory */
     }
@@ -356,11 +497,23 @@ int sg__client_call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
     c->arg = arg;
     c->deadline = now + (nng_time)cl->timeout_ms;
 
-    if (cl->idle != NULL && cl->wait_head == NULL) {
+    if (cl->idle != NULL && (cl->wait_head == NULL || first)) {
         sg__slot *s = cl->idle;
         cl->idle = s->next;
         s->next = NULL;
         start(s, c);
+    } else if (first) {
+        c->queued = true;
+        c->next = cl->wait_head;
+        if (cl->wait_head != NULL) {
+            cl->wait_head->prev = c;
+        } else {
+            cl->wait_tail = c;
+        }
+        cl->wait_head = c;
+        if (cl->nwait++ == 0) {
+            uv_timer_start(&cl->sweep, sweep_cb, 50, 50);
+        }
     } else {
         c->queued = true;
         c->prev = cl->wait_tail;
@@ -378,12 +531,25 @@ int sg__client_call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
     return 0;
 }
 
+int sg__client_call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
+                    void *arg, sg__call **out)
+{
+    return call(cl, req, cb, arg, out, false);
+}
+
+int sg__client_call_first(sg__client *cl, const sg_msg_req *req,
+                          sg__reply_cb cb, void *arg, sg__call **out)
+{
+    return call(cl, req, cb, arg, out, true);
+}
+
 void sg__call_cancel(sg__client *cl, sg__call *c)
 {
     if (c == NULL) {
         return;
     }
     c->cb = NULL;
+    /* A hit stays on the ready list, which frees it. */
     if (c->queued) {
         wait_unlink(cl, c);
         call_free(c);
@@ -424,6 +590,12 @@ void sg__client_fini(sg__client *cl)
         wait_unlink(cl, c);
         call_free(c);
     }
+    while (cl->ready_head != NULL) {
+        sg__call *c = cl->ready_head;
+        cl->ready_head = c->next;
+        call_free(c);
+    }
+    cl->ready_tail = NULL;
     for (int i = 0; i < cl->nslots; i++) {
         assert(cl->slots[i].call == NULL);
         if (cl->slots[i].aio != NULL) {
@@ -438,6 +610,8 @@ void sg__client_fini(sg__client *cl)
     if (cl->handles) {
         uv_close((uv_handle_t *)&cl->async, NULL);
         uv_close((uv_handle_t *)&cl->sweep, NULL);
+        uv_close((uv_handle_t *)&cl->ready_check, NULL);
+        uv_close((uv_handle_t *)&cl->ready_idle, NULL);
         cl->handles = false;
     }
     pthread_mutex_destroy(&cl->mu);

@@ -79,6 +79,8 @@ void sg_gateway_opts_default(sg_gateway_opts *o)
     o->rate_burst = 200;
     o->contexts = 64;
     o->heartbeat_ms = 15000;
+    o->cache_mb = 64;
+    o->version_poll_ms = 50;
 }
 
 /* ---- Stopping. ---- */
@@ -89,10 +91,24 @@ static void signal_cb(uv_signal_t *h, int signum)
     sg__gateway_stop(h->data);
 }
 
-/* finish closes what outlives the connections, once they are gone. */
+static void drain_timer_cb(uv_timer_t *t);
+
+/* finish closes what outlives the connections, once they are gone.  The
+ * NNG socket closes only once no call is on the wire: a close that races
+ * an operation in flight can hang inside NNG 1.5 (its issue 1543).  Calls
+ * still out then have nobody waiting for them (the version poll, an
+ * events poll, a request whose client left), so they are aborted, and the
+ * socket closes as soon as their callbacks have run. */
 static void finish(sg_gateway *g)
 {
     if (g->finished) {
+        return;
+    }
+    if (g->client_ok && sg__client_busy(&g->client)) {
+        sg__client_abort(&g->client);
+        if (!uv_is_active((uv_handle_t *)&g->drain_timer)) {
+            uv_timer_start(&g->drain_timer, drain_timer_cb, 5, 5);
+        }
         return;
     }
     g->finished = true;
@@ -103,6 +119,12 @@ static void finish(sg_gateway *g)
     uv_close((uv_handle_t *)&g->sigterm, NULL);
     uv_close((uv_handle_t *)&g->sigint, NULL);
     uv_close((uv_handle_t *)&g->stop_timer, NULL);
+    uv_close((uv_handle_t *)&g->drain_timer, NULL);
+}
+
+static void drain_timer_cb(uv_timer_t *t)
+{
+    finish(t->data);
 }
 
 static void stop_timer_cb(uv_timer_t *t)
@@ -131,6 +153,7 @@ void sg__gateway_stop(sg_gateway *g)
         sg__events_stop(&g->events);
         g->events_ok = false;
     }
+    sg__cache_stop(&g->cache);
     sg__http_stop(g);
     if (g->conns == NULL) {
         finish(g);
@@ -172,7 +195,8 @@ int sg_gateway_open(sg_gateway **out, const sg_gateway_opts *o)
     if (out == NULL || o == NULL || o->matcher == NULL || o->http == NULL ||
         o->max_conns <= 0 || o->max_header == 0 || o->request_timeout_ms <= 0 ||
         o->idle_timeout_ms <= 0 || o->matcher_timeout_ms <= 0 ||
-        o->contexts <= 0) {
+        o->contexts <= 0 || o->cache_mb < 0 ||
+        (o->cache_mb > 0 && o->version_poll_ms <= 0)) {
         return SG_EINVAL;
     }
     if (o->pub != NULL) {
@@ -218,6 +242,10 @@ int sg_gateway_open(sg_gateway **out, const sg_gateway_opts *o)
     g->sigint.data = g;
     uv_timer_init(&g->loop, &g->stop_timer);
     g->stop_timer.data = g;
+    uv_timer_init(&g->loop, &g->drain_timer);
+    g->drain_timer.data = g;
+    sg__cache_init(&g->cache, g, &g->loop, g->o.cache_mb,
+                   g->o.version_poll_ms);
 
     /* From here on, a failure unwinds through sg_gateway_close. */
     g->client_ok = true;
@@ -233,6 +261,7 @@ int sg_gateway_open(sg_gateway **out, const sg_gateway_opts *o)
     if (rc == 0) {
         uv_signal_start(&g->sigterm, signal_cb, SIGTERM);
         uv_signal_start(&g->sigint, signal_cb, SIGINT);
+        sg__cache_start(&g->cache);
     }
     if (rc != 0) {
         sg_gateway_close(g);
@@ -273,6 +302,7 @@ void sg_gateway_close(sg_gateway *g)
         assert(rc == 0);
     }
     sg__rate_fini(&g->rate);
+    sg__cache_fini(&g->cache);
     free(g->matcher_url);
     free(g->http_addr);
     free(g->pub_url);

@@ -1,6 +1,7 @@
 /* gateway/internal.h -- private declarations shared by the gateway's files.
  * The gateway is one libuv loop: http.c owns connections and requests,
- * client.c the NNG REQ contexts to the matcher, events.c the SSE streams
+ * client.c the NNG REQ contexts to the matcher, cache.c the replies it
+ * may reuse, events.c the SSE streams
  * and the doorbell SUB socket, metrics.c counters and /metrics, rate.c the
  * per-credential token buckets, request.c the pure HTTP -> message
  * translation, gateway.c the whole object and its orderly shutdown.
@@ -124,6 +125,71 @@ void sg__rate_fini(sg__rate *r);
  * 0 when one was left, else the whole seconds until one is (>= 1). */
 int sg__rate_take(sg__rate *r, const char *key, size_t len, uint64_t now_ms);
 
+/* ---- The reply cache (cache.c). ---- */
+
+#define SG__CACHE_KEY 32 /* bytes of an entry's key (keyed BLAKE2b) */
+
+typedef struct sg__centry sg__centry;
+
+/* sg__cache holds replies the matcher marked reusable (cache_until_ms),
+ * each for the data version it reflects.  An entry answers only while its
+ * version is the highest the gateway has seen in any reply (`known`),
+ * the time is before its cache_until_ms, the newest answered version poll
+ * was sent less than poll_ms ago, and the connection to the matcher has
+ * not changed since it was stored (`epoch`). */
+typedef struct sg__cache {
+    sg_gateway *g;         /* owner */
+    size_t max_bytes;      /* the bound; 0 = no cache */
+    size_t bytes;          /* held, with each entry's overhead */
+    size_t n;              /* entries (some may be stale) */
+    sg__centry **tab;      /* hash chains, owned */
+    size_t cap;            /* buckets, a power of two */
+    sg__centry *mru;       /* most recently used */
+    sg__centry *lru;       /* least recently used: evicted first */
+    uint64_t known;        /* highest data version in any reply */
+    uint64_t fresh_ms;     /* when the newest answered poll was sent */
+    bool fresh_set;        /* a poll has answered in this epoch */
+    unsigned epoch;        /* the client's epoch the entries belong to */
+    int poll_ms;           /* how stale `known` may get */
+    uv_timer_t timer;      /* sends the polls */
+    bool handles;          /* timer needs closing */
+    sg__call *poll;        /* SG /version in flight */
+    uint64_t poll_sent_ms; /* when it was sent */
+    unsigned poll_epoch;   /* the client's epoch then */
+    uint8_t hkey[32];      /* random key of the hash */
+    uint64_t hits;         /* requests answered from the cache */
+    uint64_t misses;       /* GETs it could not answer */
+} sg__cache;
+
+/* sg__cache_init makes an empty cache of cache_mb MiB (0 = none) that
+ * polls the version every poll_ms once started; sg__cache_start starts
+ * the polls (after the client is up); sg__cache_stop stops them and
+ * closes the timer (idempotent); sg__cache_fini frees the entries. */
+void sg__cache_init(sg__cache *c, sg_gateway *g, uv_loop_t *loop,
+                    int cache_mb, int poll_ms);
+void sg__cache_start(sg__cache *c);
+void sg__cache_stop(sg__cache *c);
+void sg__cache_fini(sg__cache *c);
+/* sg__cache_on tells whether the cache is on (and not stopped). */
+bool sg__cache_on(const sg__cache *c);
+/* sg__cache_key hashes an encoded request message (method, path, query,
+ * credential, host, formats, body: everything a reply may depend on). */
+void sg__cache_key(const sg__cache *c, const uint8_t *msg, size_t len,
+                   uint8_t key[SG__CACHE_KEY]);
+/* sg__cache_get returns the entry of key if it may answer now (borrowed
+ * until the cache next changes), else NULL; epoch is the client's. */
+const sg__centry *sg__cache_get(sg__cache *c, const uint8_t *key,
+                                unsigned epoch);
+/* sg__centry_reply points *out at e's reply (borrowed like e). */
+void sg__centry_reply(const sg__centry *e, sg_msg_reply *out);
+/* sg__cache_seen learns the data version of a reply (any reply). */
+void sg__cache_seen(sg__cache *c, const sg_msg_reply *rep, unsigned epoch);
+/* sg__cache_put keeps a copy of rep for key when the matcher marked it
+ * reusable and it is of the newest version; sent_epoch is the client's
+ * epoch when the request was made. */
+void sg__cache_put(sg__cache *c, const uint8_t *key, unsigned sent_epoch,
+                   unsigned epoch, const sg_msg_reply *rep);
+
 /* ---- The matcher client (client.c). ---- */
 
 /* sg__reply_cb gets a call's outcome on the loop thread: rc 0 and the
@@ -151,6 +217,11 @@ typedef struct sg__client {
     sg__slot *done;             /* completed slots (NNG threads push) */
     atomic_int pipes;           /* connected pipes (NNG threads) */
     _Atomic int64_t down_since; /* nng_clock() when pipes became 0 */
+    atomic_uint epoch;          /* + 1 at each pipe added or removed */
+    sg__call *ready_head;       /* cache hits to answer, FIFO */
+    sg__call *ready_tail;       /* its end */
+    uv_check_t ready_check;     /* answers them after this I/O round */
+    uv_idle_t ready_idle;       /* keeps the loop from blocking till then */
     sg_buf enc;                 /* scratch for encoding */
 } sg__client;
 
@@ -164,8 +235,20 @@ int sg__client_init(sg__client *cl, sg_gateway *g, uv_loop_t *loop,
  * a while, or too many waiting) and then no callback. */
 int sg__client_call(sg__client *cl, const sg_msg_req *req, sg__reply_cb cb,
                     void *arg, sg__call **out);
+/* sg__client_call_first is sg__client_call for the version poll: it goes
+ * ahead of the calls waiting for a context, and the cache is not used. */
+int sg__client_call_first(sg__client *cl, const sg_msg_req *req,
+                          sg__reply_cb cb, void *arg, sg__call **out);
+/* sg__client_epoch returns the count of pipes added and removed: when it
+ * changes, the matcher may be another (restarted, other data, weights). */
+unsigned sg__client_epoch(sg__client *cl);
 /* sg__call_cancel makes sure c's callback never runs. */
 void sg__call_cancel(sg__client *cl, sg__call *c);
+/* sg__client_busy tells whether a call is on the wire (on a context);
+ * sg__client_abort aborts every such call (their callbacks get SG_EBUSY;
+ * a cancelled call's never runs). */
+bool sg__client_busy(sg__client *cl);
+void sg__client_abort(sg__client *cl);
 /* sg__client_up tells whether a pipe to the matcher is connected. */
 bool sg__client_up(sg__client *cl);
 /* sg__client_fini closes the socket, waits for NNG's callbacks, drops
@@ -328,6 +411,7 @@ typedef struct sg__events {
     sg__call *poll;        /* SG /events/poll in flight */
     bool again;            /* poll again when it returns */
     sg_buf scratch;        /* one event's SSE text */
+    struct sg__fanout *fan; /* live streams, indexed (events.c), owned */
 } sg__events;
 
 int sg__events_init(sg__events *ev, sg_gateway *g, uv_loop_t *loop,
@@ -355,6 +439,7 @@ struct sg_gateway {
     uv_signal_t sigterm;     /* graceful stop */
     uv_signal_t sigint;      /* graceful stop */
     uv_timer_t stop_timer;   /* ends a stop that takes too long */
+    uv_timer_t drain_timer;  /* waits for the last calls to end */
     sg_gateway_opts o;       /* options; strings point at the copies */
     char *matcher_url;       /* owned copy */
     char *pub_url;           /* owned, derived when not given */
@@ -369,6 +454,7 @@ struct sg_gateway {
     sg__events events;       /* SSE */
     sg__metrics metrics;     /* counters */
     sg__rate rate;           /* per-credential buckets */
+    sg__cache cache;         /* reusable replies */
     sg__conn *conns;         /* every open connection */
     int nconns;              /* those counted against max_conns */
     char rbuf[SG__READ_BUF]; /* read buffer (one loop, one read at once) */

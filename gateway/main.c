@@ -19,7 +19,9 @@ static void usage(void)
             "         [--max-header BYTES] [--max-body BYTES]\n"
             "         [--max-import-body BYTES] [--request-timeout-ms MS]\n"
             "         [--idle-timeout-ms MS] [--matcher-timeout-ms MS]\n"
-            "         [--contexts N] [--heartbeat-ms MS] [--quiet]\n");
+            "         [--contexts N] [--heartbeat-ms MS]\n"
+            "         [--cache-mb N (0 = none)] [--version-poll-ms MS]\n"
+            "         [--quiet]\n");
 }
 
 /* num parses a positive decimal flag value; false when it is not one. */
@@ -77,6 +79,12 @@ int main(int argc, char **argv)
             i++;
             continue;
         }
+        /* The one flag where 0 means something: no reply cache. */
+        if (strcmp(a, "--cache-mb") == 0 && strcmp(v, "0") == 0) {
+            o.cache_mb = 0;
+            i++;
+            continue;
+        }
         if (!num(v, 1LL << 40, &n)) {
             fprintf(stderr, "songgang-gateway: %s: not a positive number: %s\n",
                     a, v);
@@ -106,6 +114,10 @@ int main(int argc, char **argv)
             o.contexts = (int)n;
         } else if (strcmp(a, "--heartbeat-ms") == 0 && n <= 86400000) {
             o.heartbeat_ms = (int)n;
+        } else if (strcmp(a, "--cache-mb") == 0 && n <= 1048576) {
+            o.cache_mb = (int)n;
+        } else if (strcmp(a, "--version-poll-ms") == 0 && n <= 60000) {
+            o.version_poll_ms = (int)n;
         } else {
             fprintf(stderr, "songgang-gateway: unknown flag or value: %s %s\n",
                     a, v);

@@ -1,9 +1,9 @@
 /* gateway/metrics.c -- counters and histograms for GET /metrics in the
  * Prometheus text format: requests by route pattern (ids replaced, so the
  * label set stays small and never holds a worker id or a token) and
- * status, request durations, matcher round trips, open SSE streams and
- * the LMDB size that the matcher reports to SG /stats.  Plain counters:
- * only the loop thread writes or reads them. */
+ * status, request durations, matcher round trips, open SSE streams, the
+ * reply cache and the LMDB size that the matcher reports to SG /stats.
+ * Plain counters: only the loop thread writes or reads them. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -265,6 +265,28 @@ void sg__metrics_render(sg_gateway *g, sg_buf *out)
                "matcher is up.\n# TYPE songgang_matcher_up gauge\n"
                "songgang_matcher_up %d\n",
                sg__client_up(&g->client) ? 1 : 0);
+    printf_buf(out,
+               "# HELP songgang_cache_hits_total Requests answered from the "
+               "reply cache.\n# TYPE songgang_cache_hits_total counter\n"
+               "songgang_cache_hits_total %" PRIu64 "\n"
+               "# HELP songgang_cache_misses_total GET requests the cache "
+               "could not answer.\n# TYPE songgang_cache_misses_total "
+               "counter\nsonggang_cache_misses_total %" PRIu64 "\n",
+               g->cache.hits, g->cache.misses);
+    printf_buf(out,
+               "# HELP songgang_cache_entries Replies held (some may be of "
+               "older data, until evicted).\n"
+               "# TYPE songgang_cache_entries gauge\n"
+               "songgang_cache_entries %zu\n"
+               "# HELP songgang_cache_bytes Bytes the reply cache holds.\n"
+               "# TYPE songgang_cache_bytes gauge\n"
+               "songgang_cache_bytes %zu\n",
+               g->cache.n, g->cache.bytes);
+    printf_buf(out,
+               "# HELP songgang_data_version The newest data version seen "
+               "in a matcher reply.\n# TYPE songgang_data_version gauge\n"
+               "songgang_data_version %" PRIu64 "\n",
+               g->cache.known);
     if (m->have_lmdb) {
         printf_buf(out,
                    "# HELP songgang_lmdb_bytes Size of the matcher's LMDB "

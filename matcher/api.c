@@ -6,6 +6,9 @@
  * for what the caller may not know exists).  Bodies come in as JSON or
  * msgpack through proto's strict decoders and go out in the format the
  * client accepts.  Writes push events in the same transaction (push.c).
+ * Every reply carries the data version it reflects; a 200 that depends on
+ * nothing but the request and the data also says until when a gateway may
+ * reuse it (cache_until, docs/protocol.md "Reusing replies").
  * Reads run on the service's reader threads, writes on its writer thread;
  * an sg_api is shared by all of them and never changes after open. */
 #include <jansson.h>
@@ -47,6 +50,7 @@ typedef struct rq {
     sg_principal who;              /* the caller */
     char arg[SG_MSG_PATH_MAX + 1]; /* the {id} or {code} of the path */
     sg__push push;                 /* events appended so far */
+    bool cacheable;                /* its route's replies may be reused */
 } rq;
 
 int sg_api_open(sg_api **out, sg_store *s, const sg_api_opts *o)
@@ -1159,6 +1163,28 @@ static int h_poll(rq *r)
     return reply_events(r, &b);
 }
 
+/* h_version (SG /version) answers the store's data version, in the
+ * reply's version field and as {"version"}: the gateways poll it to learn
+ * of writes made elsewhere (another gateway, the CLI).  It reads the
+ * environment rather than t's snapshot, so it also sees commits made
+ * since t began, by any process. */
+static int h_version(rq *r)
+{
+    uint64_t v = 0;
+    int rc = sg_store_version(r->a->s, &v);
+    if (rc != 0) {
+        return fail_rc(r, rc, NULL);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer((json_int_t)v));
+    r->msgpack = false;
+    rc = reply_jv(r, 200, o);
+    if (v > r->reply->version) {
+        r->reply->version = v;
+    }
+    return rc;
+}
+
 /* h_stats (SG /stats) answers the figures /metrics shows, as JSON. */
 static int h_stats(rq *r)
 {
@@ -1192,32 +1218,40 @@ typedef struct route {
     const char *pattern; /* path; '*' stands for one segment */
     unsigned roles;      /* ROLE() bits; 0 = no credential (internal) */
     int (*fn)(rq *r);    /* the handler */
+    bool cache;          /* a 200 depends only on the request, the
+                            credential, the data and today (cache_until) */
 } route;
 
 static const route routes[] = {
     {"GET", "/v1/jobs", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
-     h_jobs_list},
-    {"POST", "/v1/jobs", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_post},
+     h_jobs_list, true},
+    {"POST", "/v1/jobs", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_post, false},
     {"GET", "/v1/jobs/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
-     h_job_get},
-    {"PUT", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_put},
-    {"DELETE", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_delete},
+     h_job_get, true},
+    {"PUT", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_put, false},
+    {"DELETE", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_delete,
+     false},
     {"GET", "/v1/jobs/*/candidates", ROLE(ADMIN) | ROLE(EMPLOYER),
-     h_candidates},
-    {"POST", "/v1/workers", ROLE(ADMIN) | ROLE(OFFICER), h_worker_post},
-    {"POST", "/v1/workers:import", ROLE(ADMIN) | ROLE(OFFICER), h_import},
+     h_candidates, true},
+    {"POST", "/v1/workers", ROLE(ADMIN) | ROLE(OFFICER), h_worker_post, false},
+    {"POST", "/v1/workers:import", ROLE(ADMIN) | ROLE(OFFICER), h_import,
+     false},
     {"GET", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_worker_get},
-    {"PUT", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER), h_worker_put},
+     h_worker_get, true},
+    {"PUT", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER), h_worker_put, false},
     {"GET", "/v1/workers/*/matches", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_worker_matches},
-    {"POST", "/v1/workers/*/token", ROLE(ADMIN) | ROLE(OFFICER), h_token},
-    {"GET", "/v1/regions/*/jobs", ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs},
-    {"GET", "/v1/me", ROLE(WORKER), h_me},
-    {"GET", "/v1/me/matches", ROLE(WORKER), h_me_matches},
-    {"GET", "/v1/events", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER), h_events},
-    {"SG", "/events/poll", 0, h_poll},
-    {"SG", "/stats", 0, h_stats},
+     h_worker_matches, true},
+    {"POST", "/v1/workers/*/token", ROLE(ADMIN) | ROLE(OFFICER), h_token,
+     false},
+    {"GET", "/v1/regions/*/jobs", ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs,
+     true},
+    {"GET", "/v1/me", ROLE(WORKER), h_me, true},
+    {"GET", "/v1/me/matches", ROLE(WORKER), h_me_matches, true},
+    {"GET", "/v1/events", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER), h_events,
+     false},
+    {"SG", "/events/poll", 0, h_poll, false},
+    {"SG", "/stats", 0, h_stats, false},
+    {"SG", "/version", 0, h_version, false},
 };
 
 /* path_match matches path against pattern, copying the one '*' segment
@@ -1266,6 +1300,7 @@ static int dispatch(rq *r)
     }
     /* Re-match: a later pattern may have overwritten arg. */
     path_match(rt->pattern, r->req->path, r->arg, sizeof(r->arg));
+    r->cacheable = rt->cache;
     if (rt->roles != 0) {
         if (r->req->cred[0] == '\0') {
             return fail(r, 401, "", "a credential is required");
@@ -1287,12 +1322,65 @@ static int dispatch(rq *r)
     return rt->fn(r);
 }
 
+/* ---- How long a reply may be reused. ---- */
+
+/* Asia/Shanghai is UTC+8 all year (no DST since 1991; proto/time.c). */
+#define SHANGHAI_OFFSET_MS (8LL * 3600 * 1000)
+#define DAY_MS (86400LL * 1000)
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* next_midnight_ms returns the first Asia/Shanghai midnight after now
+ * (unix ms), when "today" changes. */
+static int64_t next_midnight_ms(int64_t now)
+{
+    int64_t local = now + SHANGHAI_OFFSET_MS;
+    int64_t day = local / DAY_MS - (local % DAY_MS < 0);
+    return (day + 1) * DAY_MS - SHANGHAI_OFFSET_MS;
+}
+
+/* cache_until answers until when (unix ms) a gateway may answer the same
+ * request with r's reply while the data version stays the same, or 0 for
+ * never.  A cacheable route's reply depends on the request, the data, and
+ * the clock only through two things: whether the credential has expired,
+ * and "today" (freshness, ended jobs) unless as_of fixed the day.  now
+ * was read before the handler read "today", so a day that turns while it
+ * runs ends the reuse at once rather than a day late. */
+static int64_t cache_until(rq *r, int64_t now)
+{
+    int64_t until = INT64_MAX;
+    if (r->who.id[0] != '\0') {
+        sg_cred c;
+        if (sg_txn_cred_get(r->t, r->who.id, &c) != 0) {
+            return 0;
+        }
+        if (c.expires > 0 && c.expires < INT64_MAX / 1000 &&
+            c.expires * 1000 < until) {
+            until = c.expires * 1000;
+        }
+    }
+    if (sg_msg_req_get(r->req, "as_of") == NULL) {
+        int64_t midnight = next_midnight_ms(now);
+        if (midnight < until) {
+            until = midnight;
+        }
+    }
+    return until > now ? until : 0;
+}
+
 int sg_api_handle(sg_api *a, sg_txn *t, const sg_msg_req *req,
                   sg_msg_reply *reply, sg_buf *body, uint64_t *last_seq)
 {
     rq r;
+    int64_t now = wall_ms();
     memset(&r, 0, sizeof(r));
     memset(reply, 0, sizeof(*reply));
+    reply->version = sg_txn_version(t);
     r.a = a;
     r.t = t;
     r.req = req;
@@ -1307,6 +1395,10 @@ int sg_api_handle(sg_api *a, sg_txn *t, const sg_msg_req *req,
     int rc = dispatch(&r);
     reply->body = body->data != NULL ? body->data + r.off : NULL;
     reply->body_len = body->len - r.off;
+    if (rc == 0 && r.cacheable && reply->status == 200 &&
+        reply->stream == SG_STREAM_NONE) {
+        reply->cache_until_ms = cache_until(&r, now);
+    }
     if (rc == 0 && last_seq != NULL && r.push.last_seq > *last_seq) {
         *last_seq = r.push.last_seq;
     }

@@ -40,7 +40,8 @@ static const char usage_text[] =
     "[--weights FILE]\n"
     "  gen --county CODE --workers N --jobs M --seed S [--counties K]\n"
     "  serve --db DIR [--http HOST:PORT] [--push-top N] [--rate N]\n"
-    "        [--request-timeout-ms MS] [--weights FILE] [--quiet]\n"
+    "        [--request-timeout-ms MS] [--max-conns N] [--weights FILE]\n"
+    "        [--cache-mb N (0 = off)] [--version-poll-ms MS] [--quiet]\n"
     "                                     matcher + HTTP gateway in one "
     "process\n"
     "  key create --db DIR --role ROLE [--scope PREFIX] [--employer ID]\n"
@@ -73,6 +74,9 @@ typedef struct opts {
     long push_top;        /* --push-top */
     long rate;            /* --rate */
     long req_timeout_ms;  /* --request-timeout-ms */
+    long max_conns;       /* --max-conns */
+    long cache_mb;        /* --cache-mb (-1 = not given) */
+    long version_poll_ms; /* --version-poll-ms */
     char **files;         /* positional arguments */
     int nfiles;           /* how many */
 } opts;
@@ -116,6 +120,7 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
 static int parse_opts(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof(*o));
+    o->cache_mb = -1;
     o->limit = 20;
     o->as_of = SG_DATE_NONE;
     o->counties = 1;
@@ -151,6 +156,18 @@ static int parse_opts(int argc, char **argv, opts *o)
         } else if (strcmp(a, "--request-timeout-ms") == 0) {
             if (!parse_long(v, 100, 86400000, &o->req_timeout_ms)) {
                 return usage("--request-timeout-ms must be 100..86400000");
+            }
+        } else if (strcmp(a, "--max-conns") == 0) {
+            if (!parse_long(v, 1, 1000000, &o->max_conns)) {
+                return usage("--max-conns must be 1..1000000");
+            }
+        } else if (strcmp(a, "--cache-mb") == 0) {
+            if (!parse_long(v, 0, 65536, &o->cache_mb)) {
+                return usage("--cache-mb must be 0..65536 (0 = off)");
+            }
+        } else if (strcmp(a, "--version-poll-ms") == 0) {
+            if (!parse_long(v, 1, 60000, &o->version_poll_ms)) {
+                return usage("--version-poll-ms must be 1..60000");
             }
         } else if (strcmp(a, "--worker") == 0) {
             o->worker = v;
@@ -677,6 +694,11 @@ static int cmd_serve(const opts *o)
         .weights = &w,
         .rate_per_s = (int)o->rate,
         .request_timeout_ms = (int)o->req_timeout_ms,
+        .max_conns = (int)o->max_conns,
+        /* serve's 0 means "default", ours means "off" */
+        .cache_mb = o->cache_mb < 0 ? 0 : o->cache_mb == 0 ? -1
+                                                            : (int)o->cache_mb,
+        .version_poll_ms = (int)o->version_poll_ms,
         .quiet = o->quiet,
     };
     return sg__serve(&so);

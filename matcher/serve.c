@@ -55,6 +55,15 @@ int sg__serve(const sg_serve_opts *so)
     if (so->request_timeout_ms > 0) {
         go.request_timeout_ms = so->request_timeout_ms;
     }
+    if (so->max_conns > 0) {
+        go.max_conns = so->max_conns;
+    }
+    if (so->cache_mb != 0) {
+        go.cache_mb = so->cache_mb > 0 ? so->cache_mb : 0;
+    }
+    if (so->version_poll_ms > 0) {
+        go.version_poll_ms = so->version_poll_ms;
+    }
     go.quiet = so->quiet;
     if ((rc = sg_gateway_open(&g, &go)) != 0) {
         fprintf(stderr, "songgang: cannot listen on %s: %s\n", so->http,

@@ -11,7 +11,10 @@ typedef struct sg_serve_opts {
     const sg_weights *weights; /* borrowed; NULL = defaults */
     int rate_per_s;          /* per-credential rate (0 = default) */
     int request_timeout_ms;  /* slow-client limit (0 = default) */
+    int max_conns;           /* open HTTP connections (0 = default) */
     int quiet;               /* no access log */
+    int cache_mb;            /* reply cache MiB (0 = default, < 0 = none) */
+    int version_poll_ms;     /* data version poll (0 = default) */
 } sg_serve_opts;
 
 /* sg__serve runs the matcher and the gateway in this process until

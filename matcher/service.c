@@ -9,8 +9,10 @@
  * write queued, runs each in a nested transaction of one write
  * transaction, commits once (one fsync for the whole group) and only then
  * replies; LMDB allows one writer at a time anyway, so batching turns
- * that limit into throughput.  After a commit that added events it rings
- * the doorbell on the PUB socket (docs/protocol.md). */
+ * that limit into throughput.  Each reply to a write carries the data
+ * version read after its commit, so a gateway's cache drops older replies
+ * at once.  After a commit that added events it rings the doorbell on the
+ * PUB socket (docs/protocol.md). */
 #include <assert.h>
 #include <errno.h>
 #include <jansson.h>
@@ -413,7 +415,7 @@ static void *reader_main(void *arg)
 static void run_batch(sg_service *sv, slot **batch, size_t n)
 {
     sg_txn *parent, *child;
-    uint64_t seq = 0;
+    uint64_t seq = 0, version = 0;
     int rc;
 
     rc = sg_txn_begin(sv->store, true, &parent);
@@ -457,7 +459,17 @@ static void run_batch(sg_service *sv, slot **batch, size_t n)
     if (rc != 0) {
         goto out_fail;
     }
-    /* Step 3: ring the doorbell; subscribers then read the events. */
+    /* Step 3: every reply carries the version its writes are in: the last
+     * commit's id, read after ours (so at least ours; a batch that changed
+     * nothing leaves the version where it was).  A gateway that sees it
+     * stops reusing replies of older data at once. */
+    if (sg_store_version(sv->store, &version) != 0) {
+        version = 0; /* unknown: the gateway then learns it by polling */
+    }
+    for (size_t i = 0; i < n; i++) {
+        batch[i]->reply.version = version;
+    }
+    /* Step 4: ring the doorbell; subscribers then read the events. */
     if (seq > 0) {
         uint8_t bell[8];
 

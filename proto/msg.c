@@ -567,10 +567,22 @@ int sg_msg_req_decode(const uint8_t *p, size_t len, sg_msg_req *out,
 
 /* ---- Reply. ---- */
 
-enum { RP_S, RP_CT, RP_B, RP_ST, RP_SK, RP_SEQ, RP_MORE, RP__COUNT };
+enum {
+    RP_S,
+    RP_CT,
+    RP_B,
+    RP_ST,
+    RP_SK,
+    RP_SEQ,
+    RP_MORE,
+    RP_VER,
+    RP_CU,
+    RP__COUNT
+};
 
 static const keyname reply_keys[RP__COUNT] = {
-    K("s"), K("ct"), K("b"), K("st"), K("sk"), K("seq"), K("more"),
+    K("s"),   K("ct"),   K("b"),   K("st"), K("sk"),
+    K("seq"), K("more"), K("ver"), K("cu"),
 };
 static const int reply_required[] = {RP_S};
 
@@ -583,6 +595,8 @@ void sg_msg_reply_encode(const sg_msg_reply *r, sg_buf *out)
 
     n += stream ? 2 : 0;
     n += events ? 2 : 0;
+    n += r->version != 0 ? 1 : 0;
+    n += r->cache_until_ms != 0 ? 1 : 0;
     msgpack_packer_init(&pk, out, buf_write);
     msgpack_pack_map(&pk, n);
     pack_str(&pk, "s");
@@ -606,6 +620,14 @@ void sg_msg_reply_encode(const sg_msg_reply *r, sg_buf *out)
         } else {
             msgpack_pack_false(&pk);
         }
+    }
+    if (r->version != 0) {
+        pack_str(&pk, "ver");
+        msgpack_pack_uint64(&pk, r->version);
+    }
+    if (r->cache_until_ms != 0) {
+        pack_str(&pk, "cu");
+        msgpack_pack_int64(&pk, r->cache_until_ms);
     }
 }
 
@@ -658,6 +680,18 @@ static int reply_field(sg__mp_reader *r, int f, sg_msg_reply *m, sg_error *e)
             return SG_EINVAL;
         }
         m->more = it.b;
+        return 0;
+    case RP_VER:
+        if (get_uint(r, 0, INT64_MAX, &u, "ver", e) != 0) {
+            return SG_EINVAL;
+        }
+        m->version = u;
+        return 0;
+    case RP_CU:
+        if (get_uint(r, 0, INT64_MAX, &u, "cu", e) != 0) {
+            return SG_EINVAL;
+        }
+        m->cache_until_ms = (int64_t)u;
         return 0;
     default:
         assert(!"unknown reply field");

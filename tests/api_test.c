@@ -1280,6 +1280,156 @@ static void test_stats(void **state)
     assert_int_equal(run(f, true), 404);
 }
 
+/* ---- Data versions and reusable replies (the gateway's cache). ---- */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* midnight_after is the first Asia/Shanghai (UTC+8) midnight after t. */
+static int64_t midnight_after(int64_t t)
+{
+    const int64_t day = 86400000, off = 8 * 3600000;
+    return ((t + off) / day + 1) * day - off;
+}
+
+/* sg_req runs the internal call path (no credential). */
+static int sg_req(fixture *f, const char *path)
+{
+    memset(&f->req, 0, offsetof(sg_msg_req, qstore));
+    strcpy(f->req.method, "SG");
+    strcpy(f->req.path, path);
+    f->req.accept = SG_FMT_JSON;
+    return run(f, true);
+}
+
+static void test_versions_and_reuse(void **state)
+{
+    fixture *f = *state;
+    uint64_t v0, v;
+    int64_t t0, t1, exp;
+
+    assert_int_equal(sg_store_version(f->s, &v0), 0);
+    assert_true(v0 > 0);
+
+    /* A read carries its snapshot's version; an admin key that never
+     * expires and a fixed day put no time bound on its reuse. */
+    assert_int_equal(req(f, "GET", "/v1/workers/wa/matches", "as_of=2026-11-29",
+                         C_ADMIN, NULL),
+                     200);
+    assert_int_equal(f->rep.version, v0);
+    assert_true(f->rep.cache_until_ms == INT64_MAX);
+
+    /* No as_of: "today" is in the answer, so reuse ends at midnight. */
+    t0 = wall_ms();
+    assert_int_equal(req(f, "GET", "/v1/workers/wa/matches", NULL, C_ADMIN,
+                         NULL),
+                     200);
+    t1 = wall_ms();
+    assert_true(f->rep.cache_until_ms == midnight_after(t0) ||
+                f->rep.cache_until_ms == midnight_after(t1));
+
+    /* A worker token: its expiry bounds the reuse. */
+    exp = strtoll(f->cred[C_W_SELF] + 4 + SG_CRED_ID_LEN + 1, NULL, 10);
+    assert_true(exp > t0 / 1000);
+    assert_int_equal(req(f, "GET", "/v1/me/matches", "as_of=2026-11-29",
+                         C_W_SELF, NULL),
+                     200);
+    assert_true(f->rep.cache_until_ms == exp * 1000);
+    assert_int_equal(req(f, "GET", "/v1/me", NULL, C_W_SELF, NULL), 200);
+    assert_true(f->rep.cache_until_ms ==
+                (exp * 1000 < midnight_after(t0) ? exp * 1000
+                                                 : midnight_after(t0)) ||
+                f->rep.cache_until_ms == midnight_after(wall_ms()));
+
+    /* Every reusable route marks its 200s. */
+    static const struct {
+        const char *path, *query;
+        int caller;
+    } reusable[] = {
+        {"/v1/jobs", NULL, C_ADMIN},
+        {"/v1/jobs/ja", NULL, C_EMP_OWN},
+        {"/v1/jobs/ja/candidates", "as_of=2026-11-29", C_EMP_OWN},
+        {"/v1/workers/wa", NULL, C_OFF_IN},
+        {"/v1/workers/wa/matches", NULL, C_W_SELF},
+        {"/v1/regions/360425108/jobs", NULL, C_OFF_IN},
+        {"/v1/me", NULL, C_W_SELF},
+        {"/v1/me/matches", NULL, C_W_SELF},
+    };
+    for (size_t i = 0; i < sizeof(reusable) / sizeof(reusable[0]); i++) {
+        assert_int_equal(req(f, "GET", reusable[i].path, reusable[i].query,
+                             reusable[i].caller, NULL),
+                         200);
+        if (f->rep.cache_until_ms <= wall_ms()) {
+            fail_msg("%s: cache_until_ms %lld", reusable[i].path,
+                     (long long)f->rep.cache_until_ms);
+        }
+        assert_int_equal(f->rep.version, v0);
+    }
+
+    /* Errors, streams and internal calls never; they carry the version. */
+    assert_int_equal(req(f, "GET", "/v1/jobs/none", NULL, C_ADMIN, NULL), 404);
+    assert_true(f->rep.cache_until_ms == 0);
+    assert_int_equal(f->rep.version, v0);
+    assert_int_equal(req(f, "GET", "/v1/jobs", NULL, C_EXPIRED, NULL), 401);
+    assert_true(f->rep.cache_until_ms == 0);
+    assert_int_equal(req(f, "GET", "/v1/jobs", NULL, C_REVOKED, NULL), 401);
+    assert_true(f->rep.cache_until_ms == 0);
+    assert_int_equal(req(f, "GET", "/v1/workers/wb", NULL, C_W_SELF, NULL),
+                     403);
+    assert_true(f->rep.cache_until_ms == 0);
+    assert_int_equal(req(f, "GET", "/v1/events", "worker=wa", C_W_SELF, NULL),
+                     200);
+    assert_true(f->rep.cache_until_ms == 0);
+    assert_int_equal(sg_req(f, "/stats"), 200);
+    assert_true(f->rep.cache_until_ms == 0);
+    assert_int_equal(sg_req(f, "/events/poll"), 200);
+    assert_true(f->rep.cache_until_ms == 0);
+
+    /* SG /version answers the store's version, as body and field. */
+    assert_int_equal(sg_req(f, "/version"), 200);
+    assert_true(f->rep.cache_until_ms == 0);
+    assert_int_equal(f->rep.version, v0);
+    assert_int_equal(json_integer_value(json_object_get(f->jv, "version")),
+                     (json_int_t)v0);
+
+    /* A write carries the version its commit gets; afterwards the store,
+     * a read and SG /version all have it. */
+    assert_int_equal(req(f, "POST", "/v1/jobs", NULL, C_EMP_OWN, J_N), 201);
+    assert_int_equal(f->rep.version, v0 + 1);
+    assert_true(f->rep.cache_until_ms == 0);
+    assert_int_equal(sg_store_version(f->s, &v), 0);
+    assert_int_equal(v, v0 + 1);
+    assert_int_equal(req(f, "GET", "/v1/workers/wa/matches", "as_of=2026-11-29",
+                         C_ADMIN, NULL),
+                     200);
+    assert_int_equal(f->rep.version, v0 + 1);
+    assert_non_null(strstr((const char *)f->rep.body, "\"jn\""));
+    assert_int_equal(sg_req(f, "/version"), 200);
+    assert_int_equal(f->rep.version, v0 + 1);
+    /* A refused write commits nothing: the version stays. */
+    assert_int_equal(req(f, "POST", "/v1/jobs", NULL, C_EMP_OWN, J_N), 409);
+    assert_int_equal(sg_store_version(f->s, &v), 0);
+    assert_int_equal(v, v0 + 1);
+
+    /* Revoking a credential is a write like any other: a new version, so a
+     * gateway stops reusing what that credential was answered. */
+    sg_txn *t;
+    char id[SG_CRED_ID_LEN + 1];
+    memcpy(id, f->cred[C_W_SELF] + 4, SG_CRED_ID_LEN);
+    id[SG_CRED_ID_LEN] = '\0';
+    assert_int_equal(sg_txn_begin(f->s, true, &t), 0);
+    assert_int_equal(sg_txn_cred_revoke(t, id), 0);
+    assert_int_equal(sg_txn_commit(t), 0);
+    assert_int_equal(sg_store_version(f->s, &v), 0);
+    assert_int_equal(v, v0 + 2);
+    assert_int_equal(req(f, "GET", "/v1/me", NULL, C_W_SELF, NULL), 401);
+    assert_int_equal(f->rep.version, v0 + 2);
+}
+
 /* ---- The store's new indexes, directly. ---- */
 
 static int count_id(void *arg, const char *id)
@@ -1351,6 +1501,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_versions_and_reuse, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store_indexes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

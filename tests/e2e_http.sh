@@ -5,7 +5,10 @@
 # gets a fresh data directory loaded with the demo county and a set of keys
 # (admin, scoped admin, officers, employers, worker tokens); the suite then
 # drives every endpoint with curl and jq: role and scope, bad input, push
-# over Server-Sent Events with Last-Event-ID resume, limits, shutdown.
+# over Server-Sent Events with Last-Event-ID resume, limits, shutdown, and
+# the gateways' reply cache: a write is read back at once through the
+# gateway that took it, through another one or after a CLI write within the
+# version poll (deadlines, never bare sleeps).
 # Usage: bash tests/e2e_http.sh BUILD_DIR (bash: the slow-client case uses /dev/tcp)
 B=$(cd "$1" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -238,6 +241,80 @@ EOF
     grep -q "$TOK2" metrics.txt && bad "metrics leak a token" || ok "metrics never hold a token"
 }
 
+# ---------------------------------------------------------------------------
+# The gateways' reply cache: a read answered from it must be the answer the
+# matcher would give now.  Deadlines, never bare sleeps: a wait ends as soon
+# as the change is seen, and a cache that never learns of it fails.
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# cache_hits URL: the gateway's songgang_cache_hits_total.
+cache_hits() { curl -s "$1/metrics" | awk '$1 == "songgang_cache_hits_total" {print $2}'; }
+# wait_for DEADLINE_MS CMD...: runs CMD until it succeeds or the deadline
+# passes; sets $waited (ms).  1 when it never succeeded.
+wait_for() {
+    limit=$1
+    shift
+    t0=$(now_ms)
+    while :; do
+        "$@" && { waited=$(( $(now_ms) - t0 )); return 0; }
+        [ $(( $(now_ms) - t0 )) -ge "$limit" ] && { waited=$limit; return 1; }
+        sleep 0.005
+    done
+}
+has_job() { req GET "$1" "$2" && [ "$code" = 200 ] && jbody "[.matches[].job] | index(\"$3\") != null"; }
+is_code() { req GET "$1" "$2" && [ "$code" = "$3" ]; }
+
+# cache_suite U1 U2 [U3]: U1 and U2 are gateways of one matcher (equal
+# when embedded); writes go through U1 or the CLI.
+cache_suite() {
+    U1=$1 U2=$2
+    M="/v1/workers/demo-2/matches?as_of=2026-11-29&limit=1000"
+    # A repeated read is answered by the gateway, byte for byte.
+    h0=$(cache_hits "$U1")
+    req GET "$U1$M" "$ADMIN"
+    cp "$TMP/body" cache1.json
+    wait_for 2000 eval '[ "$(cache_hits "$U1")" -gt "$h0" ] || { req GET "$U1$M" "$ADMIN"; false; }'
+    req GET "$U1$M" "$ADMIN"
+    [ "$code" = 200 ] && cmp -s "$TMP/body" cache1.json && [ "$(cache_hits "$U1")" -gt "$h0" ] && ok "cache: a repeated read is a hit, the same bytes" || bad "cache: no hit ($h0 -> $(cache_hits "$U1"))"
+    req GET "$U1$M" "$OFF_YF"
+    [ "$code" = 200 ] && ok "cache: another credential is answered for itself" || bad "cache: other credential: $code"
+    req GET "$U1$M" "$TOK1"
+    [ "$code" = 403 ] && ok "cache: another credential's entry is never shared (403)" || bad "cache: shared across credentials: $code"
+
+    # A job posted through U1: the very next read through U1 has it.
+    sed 's/J-e2e-1/J-cache-1/; s/帮扶车间缝纫工（新线）/缓存测试缝纫工/' job.json >jobc1.json
+    req GET "$U2$M" "$ADMIN" # U2 holds the old answer too
+    expect_code "cache: post a job through gateway 1" 201 POST "$U1/v1/jobs" "$ADMIN" jobc1.json
+    req GET "$U1$M" "$ADMIN"
+    [ "$code" = 200 ] && jbody '[.matches[].job] | index("J-cache-1") != null' && ok "cache: the next read through the same gateway has the job" || bad "cache: stale read after a write through the same gateway: $(head -c 200 "$TMP/body")"
+    # Through the other gateway: within its version poll (50 ms; 2 s deadline).
+    if wait_for 2000 has_job "$U2$M" "$ADMIN" J-cache-1; then ok "cache: gateway 2 has it after ${waited} ms"; else bad "cache: gateway 2 never saw the job"; fi
+
+    # A worker updated through U1: read back through U1 at once.
+    req GET "$U1/v1/workers/demo-2" "$ADMIN"
+    jq '.expected_wage = 2100' "$TMP/body" >w2c.json
+    req GET "$U1/v1/workers/demo-2" "$ADMIN"
+    expect_code "cache: update a worker through gateway 1" 200 PUT "$U1/v1/workers/demo-2" "$ADMIN" w2c.json
+    req GET "$U1/v1/workers/demo-2" "$ADMIN"
+    jbody '.expected_wage == 2100' && ok "cache: the update is read back at once" || bad "cache: stale worker: $(head -c 200 "$TMP/body")"
+
+    # A write by another process (the CLI): seen within the poll bound.
+    TOK3=$("$B/songgang" key create --db "$DB" --role worker --worker demo-2)
+    for U in "$U1" "$U2"; do
+        req GET "$U/v1/me" "$TOK3"
+        [ "$code" = 200 ] && ok "cache: a token made by the CLI works at once" || bad "cache: new token: $code"
+        req GET "$U/v1/me" "$TOK3"
+    done
+    "$B/songgang" key revoke --db "$DB" "$(echo "$TOK3" | cut -d_ -f2)" >/dev/null || bad "cache: key revoke failed"
+    for U in "$U1" "$U2"; do
+        if wait_for 2000 is_code "$U/v1/me" "$TOK3" 401; then ok "cache: a token revoked by the CLI is refused after ${waited} ms"; else bad "cache: a revoked token still answered: $code"; fi
+    done
+    sed 's/J-e2e-1/J-cache-2/; s/"E-xinghuo"/"E-cli"/' job.json | jq -c '. + {kind: "job"}' >jobc2.ndjson
+    req GET "$U2$M" "$ADMIN"
+    "$B/songgang" import --db "$DB" jobc2.ndjson >/dev/null || bad "cache: CLI import failed"
+    if wait_for 2000 has_job "$U2$M" "$ADMIN" J-cache-2; then ok "cache: a job imported by the CLI is read after ${waited} ms"; else bad "cache: the CLI's job never appeared"; fi
+}
+
 # limits GATEWAY_URL: header, body, slow client.
 limits() {
     U=$1
@@ -280,6 +357,7 @@ SERVE=$!
 PIDS="$PIDS $SERVE"
 if wait_http "http://127.0.0.1:$P"; then
     suite "http://127.0.0.1:$P" "http://127.0.0.1:$P"
+    cache_suite "http://127.0.0.1:$P" "http://127.0.0.1:$P"
     limits "http://127.0.0.1:$P"
     # Graceful stop with a stream open and the server busy: exit 0.
     curl -s -N -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$P/v1/events?region=36" >/dev/null 2>&1 &
@@ -315,6 +393,7 @@ G3=$(free_port)
 PIDS="$PIDS $!"
 if wait_http "http://127.0.0.1:$G1" && wait_http "http://127.0.0.1:$G2" && wait_http "http://127.0.0.1:$G3"; then
     suite "http://127.0.0.1:$G1" "http://127.0.0.1:$G3"
+    cache_suite "http://127.0.0.1:$G1" "http://127.0.0.1:$G3"
     # Writes through one gateway, a stream and reads through the other.
     limits "http://127.0.0.1:$G2"
     n429=0

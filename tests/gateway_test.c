@@ -102,6 +102,13 @@ typedef struct peer {
     int backlog_cut; /* events per reply, 0 = 1000 */
     int stats_status;
     int polls;
+    /* The data version and the reply cache (SG /version, /v1/c/...). */
+    uint64_t poll_version;  /* what SG /version answers */
+    uint64_t reply_version; /* the version every other reply carries */
+    int64_t until;          /* cache_until_ms of /v1/c/ replies, 0 = 1 h */
+    bool no_version;        /* SG /version goes unanswered */
+    int vpolls;             /* SG /version requests received */
+    int served;             /* /v1/c/ replies sent, numbers them */
 } peer;
 
 static void seen_of(const sg_msg_req *m, seen *s)
@@ -126,11 +133,16 @@ static void seen_of(const sg_msg_req *m, seen *s)
 /* reply_send sends rep as the answer to req (raw: same header). */
 static void reply_send(peer *p, nng_msg *req, const sg_msg_reply *rep)
 {
+    sg_msg_reply v = *rep;
     nng_msg *m;
     sg_buf b;
 
+    /* Every reply tells the data version, as the matcher's do. */
+    if (v.version == 0) {
+        v.version = p->reply_version;
+    }
     sg_buf_init(&b);
-    sg_msg_reply_encode(rep, &b);
+    sg_msg_reply_encode(&v, &b);
     assert_int_equal(nng_msg_alloc(&m, 0), 0);
     nng_msg_header_append(m, nng_msg_header(req), nng_msg_header_len(req));
     nng_msg_append(m, b.data, b.len);
@@ -208,12 +220,67 @@ static void events_reply(peer *p, nng_msg *req, uint64_t after,
     sg_buf_free(&b);
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* cacheable answers GET /v1/c/...: a reply marked reusable, numbered so
+ * that a test sees whether an answer came from the peer or the cache;
+ * /v1/c/big/... is 64 KiB. */
+static void cacheable(peer *p, nng_msg *msg, const sg_msg_req *m)
+{
+    static char big[64 << 10];
+    sg_msg_reply r;
+    char body[512];
+    int n;
+
+    memset(&r, 0, sizeof r);
+    n = snprintf(body, sizeof body,
+                 "{\"p\":\"%s\",\"cred\":\"%.6s\",\"acc\":%d,\"nq\":%d,"
+                 "\"n\":%d}",
+                 m->path, m->cred, m->accept, m->nq, ++p->served);
+    r.status = 200;
+    r.ctype = SG_FMT_JSON;
+    r.body = (const uint8_t *)body;
+    r.body_len = (size_t)n;
+    if (strncmp(m->path, "/v1/c/big/", 10) == 0) {
+        memset(big, ' ', sizeof big);
+        memcpy(big, body, (size_t)n);
+        r.body = (const uint8_t *)big;
+        r.body_len = sizeof big;
+    }
+    r.version = p->reply_version;
+    r.cache_until_ms = p->until != 0 ? p->until : wall_ms() + 3600 * 1000;
+    reply_send(p, msg, &r);
+}
+
 /* answer is the scripted matcher's API (called with p->mu held). */
 static void answer(peer *p, nng_msg *msg, const sg_msg_req *m)
 {
     char body[2048];
     int n;
 
+    if (strcmp(m->method, "SG") == 0 && strcmp(m->path, "/version") == 0) {
+        sg_msg_reply r;
+        memset(&r, 0, sizeof r);
+        n = snprintf(body, sizeof body, "{\"version\":%llu}",
+                     (unsigned long long)p->poll_version);
+        r.status = 200;
+        r.ctype = SG_FMT_JSON;
+        r.body = (const uint8_t *)body;
+        r.body_len = (size_t)n;
+        /* 0 = a matcher that does not know versions: nothing vouches. */
+        r.version = p->poll_version;
+        reply_send(p, msg, &r);
+        return;
+    }
+    if (strcmp(m->method, "GET") == 0 && strncmp(m->path, "/v1/c/", 6) == 0) {
+        cacheable(p, msg, m);
+        return;
+    }
     if (strcmp(m->method, "SG") == 0 && strcmp(m->path, "/stats") == 0) {
         n = snprintf(body, sizeof body,
                      "{\"lmdb_bytes\":12345,\"last_seq\":%d,\"workers\":1,"
@@ -287,10 +354,22 @@ static void *peer_main(void *arg)
             continue;
         }
         pthread_mutex_lock(&p->mu);
+        bool internal = strcmp(m.method, "SG") == 0;
+        /* The gateway's version polls come 40 times a second: counted,
+         * not kept among the requests the tests look at. */
+        if (internal && strcmp(m.path, "/version") == 0) {
+            p->vpolls++;
+            if (p->no_version) {
+                nng_msg_free(msg);
+            } else {
+                answer(p, msg, &m);
+            }
+            pthread_mutex_unlock(&p->mu);
+            continue;
+        }
         if (p->nseen < (int)(sizeof p->seen / sizeof p->seen[0])) {
             seen_of(&m, &p->seen[p->nseen++]);
         }
-        bool internal = strcmp(m.method, "SG") == 0;
         if (p->mode == P_DROP && !internal) {
             nng_msg_free(msg);
         } else if (p->mode == P_HOLD && !internal && p->nheld < 64) {
@@ -417,6 +496,68 @@ static void peer_ring(peer *p)
     sg_doorbell_encode((uint64_t)p->nev, bell);
     pthread_mutex_unlock(&p->mu);
     assert_int_equal(nng_send(p->pub, bell, sizeof bell, 0), 0);
+}
+
+/* peer_versions sets the version SG /version answers and the one every
+ * other reply carries. */
+static void peer_versions(peer *p, uint64_t poll_v, uint64_t reply_v)
+{
+    pthread_mutex_lock(&p->mu);
+    p->poll_version = poll_v;
+    p->reply_version = reply_v;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* peer_until sets cache_until_ms of the /v1/c/ replies (0 = in 1 h). */
+static void peer_until(peer *p, int64_t until)
+{
+    pthread_mutex_lock(&p->mu);
+    p->until = until;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void peer_no_version(peer *p, bool on)
+{
+    pthread_mutex_lock(&p->mu);
+    p->no_version = on;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* peer_count returns how many requests for path reached the peer. */
+static int peer_count(peer *p, const char *path)
+{
+    int n = 0;
+
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->nseen; i++) {
+        n += strcmp(p->seen[i].path, path) == 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* peer_wait_vpolls waits until n more version polls arrive.  The gateway
+ * sends one at a time, so each arrival after the first means the one
+ * before was answered and taken in: with n = 2, the gateway has learnt
+ * the peer's version as it is now, and may use its cache. */
+static void peer_wait_vpolls(peer *p, int n)
+{
+    int64_t end = now_ms() + 5000;
+    int from, have;
+
+    pthread_mutex_lock(&p->mu);
+    from = p->vpolls;
+    pthread_mutex_unlock(&p->mu);
+    do {
+        sleep_ms(5);
+        pthread_mutex_lock(&p->mu);
+        have = p->vpolls;
+        pthread_mutex_unlock(&p->mu);
+        if (have - from >= n) {
+            return;
+        }
+    } while (now_ms() < end);
+    fail_msg("%d version polls in 5 s, not %d", have - from, n);
 }
 
 /* peer_find returns the last request seen with path, or NULL. */
@@ -1544,6 +1685,330 @@ static void test_graceful_shutdown(void **state)
     tc_close(&idle);
 }
 
+/* ---- The reply cache. ---- */
+
+#define K1 "Authorization: Bearer sgk_one\r\n"
+#define K2 "Authorization: Bearer sgk_two\r\n"
+
+/* cache_opts: polls every 150 ms, so a reply is reused for 300 ms after
+ * the newest poll answer at most -- loose enough for a loaded machine. */
+static void cache_opts(fx *f)
+{
+    f->o.version_poll_ms = 300;
+}
+
+/* served returns the peer's number of the reply in r's body ("n"). */
+static int served(const tresp *r)
+{
+    const char *n = strstr(r->body, "\"n\":");
+    assert_non_null(n);
+    return atoi(n + 4);
+}
+
+/* metric reads one counter or gauge from /metrics. */
+static long long metric(int port, const char *name)
+{
+    tc c;
+    tresp r;
+    char pat[96];
+    const char *at;
+    long long v;
+
+    tc_open(&c, port);
+    assert_int_equal(get(&c, "/metrics", NULL, &r), 0);
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    at = strstr(r.body, pat);
+    assert_non_null(at);
+    v = atoll(at + strlen(pat));
+    tresp_free(&r);
+    tc_close(&c);
+    return v;
+}
+
+/* wait_healthz waits until /healthz answers status (5 s at most). */
+static void wait_healthz(int port, int status)
+{
+    int64_t end = now_ms() + 5000;
+
+    while (once(port, "/healthz", NULL) != status) {
+        assert_true(now_ms() < end);
+        sleep_ms(20);
+    }
+}
+
+/* get_ok GETs target and returns the peer's number of the answer. */
+static int get_ok(tc *c, const char *target, const char *extra, tresp *keep)
+{
+    tresp r;
+    int n;
+
+    assert_int_equal(get(c, target, extra, &r), 0);
+    assert_int_equal(r.status, 200);
+    n = served(&r);
+    if (keep != NULL) {
+        *keep = r;
+    } else {
+        tresp_free(&r);
+    }
+    return n;
+}
+
+/* A second identical GET is answered without the matcher, byte for byte
+ * as the first; anything that makes it another request -- credential,
+ * none, format, query -- is not. */
+static void test_cache_hits(void **state)
+{
+    fx *f = *state;
+    tc c;
+    tresp r1, r2;
+    int n;
+
+    cache_opts(f);
+    start(f);
+    peer_versions(&f->p, 5, 5);
+    peer_wait_vpolls(&f->p, 2);
+    tc_open(&c, f->w.port);
+    n = get_ok(&c, "/v1/c/a", K1, &r1);
+    assert_int_equal(peer_count(&f->p, "/v1/c/a"), 1);
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_equal(get_ok(&c, "/v1/c/a", K1, &r2), n);
+    assert_int_equal(peer_count(&f->p, "/v1/c/a"), 1);
+    assert_string_equal(r1.head, r2.head);
+    assert_string_equal(r1.body, r2.body);
+    tresp_free(&r1);
+    tresp_free(&r2);
+
+    /* Other requests never share the entry. */
+    assert_int_not_equal(get_ok(&c, "/v1/c/a", K2, NULL), n);
+    assert_int_not_equal(get_ok(&c, "/v1/c/a", NULL, NULL), n);
+    assert_int_not_equal(
+        get_ok(&c, "/v1/c/a", K1 "Accept: application/msgpack\r\n", NULL), n);
+    assert_int_not_equal(get_ok(&c, "/v1/c/a?x=1", K1, NULL), n);
+    assert_int_not_equal(get_ok(&c, "/v1/c/a?token=sgt_x", NULL, NULL), n);
+    assert_int_equal(peer_count(&f->p, "/v1/c/a"), 6);
+    /* ... and each of them is an entry of its own now. */
+    peer_wait_vpolls(&f->p, 2);
+    get_ok(&c, "/v1/c/a", K2, NULL);
+    get_ok(&c, "/v1/c/a?token=sgt_x", NULL, NULL);
+    assert_int_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+    assert_int_equal(peer_count(&f->p, "/v1/c/a"), 6);
+
+    /* Hits keep their place in a pipeline: the first is written at once,
+     * the third waits for the second, which waits for the matcher. */
+    peer_mode(&f->p, P_HOLD);
+    tc_sends(&c, "GET /v1/c/a HTTP/1.1\r\nHost: test\r\n" K1 "\r\n"
+                 "GET /v1/c/held HTTP/1.1\r\nHost: test\r\n" K1 "\r\n"
+                 "GET /v1/c/a HTTP/1.1\r\nHost: test\r\n" K1 "\r\n");
+    peer_wait_held(&f->p, 1);
+    assert_int_equal(tc_response(&c, &r1, 3000), 0);
+    assert_int_equal(served(&r1), n);
+    tresp_free(&r1);
+    assert_int_equal(tc_response(&c, &r1, 200), -1);
+    peer_release(&f->p, 0);
+    assert_int_equal(tc_response(&c, &r1, 3000), 0);
+    assert_non_null(strstr(r1.body, "/v1/c/held"));
+    tresp_free(&r1);
+    assert_int_equal(tc_response(&c, &r1, 3000), 0);
+    assert_int_equal(served(&r1), n);
+    tresp_free(&r1);
+    peer_mode(&f->p, P_AUTO);
+    tc_close(&c);
+
+    assert_true(metric(f->w.port, "songgang_cache_hits_total") >= 6);
+    assert_true(metric(f->w.port, "songgang_cache_misses_total") >= 7);
+    /* Six: the held one was answered without cache_until_ms. */
+    assert_int_equal(metric(f->w.port, "songgang_cache_entries"), 6);
+    assert_int_equal(metric(f->w.port, "songgang_data_version"), 5);
+}
+
+/* A reply of newer data -- to a write through this gateway, or the version
+ * poll after a write elsewhere -- ends every older entry at once. */
+static void test_cache_versions(void **state)
+{
+    fx *f = *state;
+    tc c;
+    tresp r;
+    int n;
+
+    cache_opts(f);
+    start(f);
+    peer_versions(&f->p, 5, 5);
+    peer_wait_vpolls(&f->p, 2);
+    tc_open(&c, f->w.port);
+    n = get_ok(&c, "/v1/c/a", K1, NULL);
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+
+    /* A write through this gateway: its reply carries version 6 while the
+     * poll still says 5.  The next read goes to the matcher. */
+    peer_versions(&f->p, 5, 6);
+    tc_sends(&c, "POST /v1/jobs HTTP/1.1\r\nHost: t\r\n" K1
+                 "Content-Length: 0\r\n\r\n");
+    assert_int_equal(tc_response(&c, &r, 3000), 0);
+    assert_int_equal(r.status, 201);
+    tresp_free(&r);
+    assert_int_not_equal(n = get_ok(&c, "/v1/c/a", K1, NULL), 0);
+    assert_int_equal(peer_count(&f->p, "/v1/c/a"), 2);
+    /* Stored at 6; the poll's 5 does not take the gateway back. */
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+    assert_int_equal(peer_count(&f->p, "/v1/c/a"), 2);
+
+    /* A write elsewhere: only the poll tells. */
+    peer_versions(&f->p, 7, 7);
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_not_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+    assert_int_equal(peer_count(&f->p, "/v1/c/a"), 3);
+    assert_int_equal(metric(f->w.port, "songgang_data_version"), 7);
+
+    /* A reply of data older than the gateway knows is not kept: it is
+     * answered, and the next read goes to the matcher again. */
+    peer_versions(&f->p, 7, 6);
+    get_ok(&c, "/v1/c/old", K1, NULL);
+    peer_wait_vpolls(&f->p, 2);
+    get_ok(&c, "/v1/c/old", K1, NULL);
+    assert_int_equal(peer_count(&f->p, "/v1/c/old"), 2);
+    tc_close(&c);
+}
+
+/* cache_until_ms bounds the reuse (a credential's expiry, midnight). */
+static void test_cache_until(void **state)
+{
+    fx *f = *state;
+    tc c;
+    int n;
+
+    cache_opts(f);
+    start(f);
+    peer_versions(&f->p, 1, 1);
+    peer_wait_vpolls(&f->p, 2);
+    tc_open(&c, f->w.port);
+    peer_until(&f->p, wall_ms() - 1000);
+    n = get_ok(&c, "/v1/c/past", K1, NULL);
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_not_equal(get_ok(&c, "/v1/c/past", K1, NULL), n);
+
+    peer_until(&f->p, wall_ms() + 1200);
+    n = get_ok(&c, "/v1/c/soon", K1, NULL);
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_equal(get_ok(&c, "/v1/c/soon", K1, NULL), n);
+    while (wall_ms() < f->p.until + 50) {
+        sleep_ms(20);
+    }
+    assert_int_not_equal(get_ok(&c, "/v1/c/soon", K1, NULL), n);
+    assert_int_equal(peer_count(&f->p, "/v1/c/soon"), 2);
+    tc_close(&c);
+}
+
+/* A matcher that does not answer the version poll gets nothing served in
+ * its name; one that went away leaves no entry behind, even when it comes
+ * back with the same version (it may be another process, other data). */
+static void test_cache_matcher_gone(void **state)
+{
+    fx *f = *state;
+    tc c;
+    tresp r;
+    int n, m;
+
+    cache_opts(f);
+    start(f);
+    peer_versions(&f->p, 3, 3);
+    peer_wait_vpolls(&f->p, 2);
+    tc_open(&c, f->w.port);
+    n = get_ok(&c, "/v1/c/a", K1, NULL);
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+
+    /* Polls unanswered (they wait out matcher_timeout_ms): no hits once
+     * the last answer is older than version_poll_ms. */
+    peer_no_version(&f->p, true);
+    sleep_ms(f->o.version_poll_ms + 100);
+    assert_int_not_equal(m = get_ok(&c, "/v1/c/a", K1, NULL), n);
+    assert_int_not_equal(get_ok(&c, "/v1/c/a", K1, NULL), m);
+    peer_no_version(&f->p, false);
+    /* The unanswered poll times out (1 s), then the polls resume. */
+    peer_wait_vpolls(&f->p, 2);
+    n = get_ok(&c, "/v1/c/a", K1, NULL);
+    assert_int_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+
+    /* The matcher goes and comes back with the same version: it may be
+     * another process with other data, weights or code, so nothing stored
+     * before is used again (no request looks in between). */
+    peer_stop(&f->p);
+    wait_healthz(f->w.port, 503);
+    peer_start(&f->p);
+    wait_healthz(f->w.port, 200);
+    peer_wait_vpolls(&f->p, 2);
+    m = peer_count(&f->p, "/v1/c/a");
+    assert_int_not_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+    assert_int_equal(peer_count(&f->p, "/v1/c/a"), m + 1);
+    n = get_ok(&c, "/v1/c/a", K1, NULL); /* a hit, or stored again */
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+
+    /* Gone: 503, never the cached 200 (once the gateway can know it). */
+    peer_stop(&f->p);
+    sleep_ms(f->o.version_poll_ms);
+    assert_int_equal(get(&c, "/v1/c/a", K1, &r), 0);
+    assert_int_equal(r.status, 503);
+    tresp_free(&r);
+    tc_close(&c);
+}
+
+/* The cache keeps its byte bound, evicting the least recently used. */
+static void test_cache_eviction(void **state)
+{
+    fx *f = *state;
+    tc c;
+    char path[64];
+    int first, second;
+
+    cache_opts(f);
+    f->o.cache_mb = 1; /* room for 15 replies of 64 KiB */
+    start(f);
+    peer_versions(&f->p, 1, 1);
+    peer_wait_vpolls(&f->p, 2);
+    tc_open(&c, f->w.port);
+    first = get_ok(&c, "/v1/c/big/0", K1, NULL);
+    second = get_ok(&c, "/v1/c/big/1", K1, NULL);
+    for (int i = 2; i < 40; i++) {
+        snprintf(path, sizeof path, "/v1/c/big/%d", i);
+        get_ok(&c, path, K1, NULL);
+        /* Entry 0 is used all along (a hit, or stored again when the
+         * machine is too slow for the poll): it is never the oldest. */
+        first = get_ok(&c, "/v1/c/big/0", K1, NULL);
+        assert_true(metric(f->w.port, "songgang_cache_bytes") <= 1 << 20);
+    }
+    assert_true(metric(f->w.port, "songgang_cache_entries") <= 16);
+    assert_true(metric(f->w.port, "songgang_cache_entries") >= 8);
+    peer_wait_vpolls(&f->p, 2);
+    assert_int_equal(get_ok(&c, "/v1/c/big/0", K1, NULL), first);
+    assert_int_not_equal(get_ok(&c, "/v1/c/big/1", K1, NULL), second);
+    tc_close(&c);
+}
+
+/* With --cache-mb 0 nothing is kept and nothing is polled. */
+static void test_cache_off(void **state)
+{
+    fx *f = *state;
+    tc c;
+    int n;
+
+    cache_opts(f);
+    f->o.cache_mb = 0;
+    start(f);
+    peer_versions(&f->p, 1, 1);
+    tc_open(&c, f->w.port);
+    n = get_ok(&c, "/v1/c/a", K1, NULL);
+    sleep_ms(400);
+    assert_int_not_equal(get_ok(&c, "/v1/c/a", K1, NULL), n);
+    pthread_mutex_lock(&f->p.mu);
+    assert_int_equal(f->p.vpolls, 0);
+    pthread_mutex_unlock(&f->p.mu);
+    assert_int_equal(metric(f->w.port, "songgang_cache_entries"), 0);
+    tc_close(&c);
+}
+
 /* Open and close without ever running, and bad options. */
 static void test_open_close(void **state)
 {
@@ -1595,6 +2060,13 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_graceful_shutdown, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cache_hits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_until, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_matcher_gone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cache_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_close, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);

@@ -787,6 +787,18 @@ static void test_req_mutations(void **state)
 
 /* ---- Reply. ---- */
 
+/* has_bytes tells whether needle[0..k) occurs in hay[0..n). */
+static bool has_bytes(const uint8_t *hay, size_t n, const char *needle,
+                      size_t k)
+{
+    for (size_t i = 0; i + k <= n; i++) {
+        if (memcmp(hay + i, needle, k) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void test_reply_round_trip(void **state)
 {
     static const uint8_t body[] = "{\"ok\":true}";
@@ -810,7 +822,35 @@ static void test_reply_round_trip(void **state)
     assert_int_equal(out.stream, SG_STREAM_NONE);
     assert_int_equal(out.seq, 0);
     assert_false(out.more);
+    assert_int_equal(out.version, 0);
+    assert_int_equal(out.cache_until_ms, 0);
+    /* Left out when 0: the bytes of a reply without them are unchanged. */
+    assert_false(has_bytes(b.data, b.len, "\xa3ver", 4));
+    assert_false(has_bytes(b.data, b.len, "\xa2" "cu", 3));
     sg_buf_free(&b);
+
+    /* The data version and the reuse bound, up to their largest values. */
+    static const struct {
+        uint64_t version;
+        int64_t until;
+    } vu[] = {
+        {1, 1}, {0, 1764400000000}, {42, 0}, {(uint64_t)INT64_MAX, INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof vu / sizeof vu[0]; i++) {
+        in.version = vu[i].version;
+        in.cache_until_ms = vu[i].until;
+        sg_buf_init(&b);
+        sg_msg_reply_encode(&in, &b);
+        assert_int_equal(sg_msg_reply_decode(b.data, b.len, &out, &e), 0);
+        assert_int_equal(out.version, vu[i].version);
+        assert_int_equal(out.cache_until_ms, vu[i].until);
+        assert_int_equal(out.status, 201);
+        assert_memory_equal(out.body, body, sizeof body - 1);
+        for (size_t n = 0; n < b.len; n++) {
+            assert_int_not_equal(dec_reply(b.data, n, &out, &e), 0);
+        }
+        sg_buf_free(&b);
+    }
 
     /* A stream reply with an empty body. */
     memset(&in, 0, sizeof in);
@@ -880,6 +920,52 @@ static void r_dup(mb *m)
     mb_kint(m, "s", 200);
     mb_kint(m, "s", 200);
 }
+static void r_ver_str(mb *m)
+{
+    msgpack_pack_map(&m->pk, 2);
+    mb_kint(m, "s", 200);
+    mb_kstr(m, "ver", "7");
+}
+static void r_ver_negative(mb *m)
+{
+    msgpack_pack_map(&m->pk, 2);
+    mb_kint(m, "s", 200);
+    mb_kint(m, "ver", -1);
+}
+static void r_ver_huge(mb *m)
+{
+    msgpack_pack_map(&m->pk, 2);
+    mb_kint(m, "s", 200);
+    mb_str(m, "ver");
+    msgpack_pack_uint64(&m->pk, UINT64_MAX);
+}
+static void r_ver_float(mb *m)
+{
+    msgpack_pack_map(&m->pk, 2);
+    mb_kint(m, "s", 200);
+    mb_str(m, "ver");
+    msgpack_pack_double(&m->pk, 7.0);
+}
+static void r_cu_negative(mb *m)
+{
+    msgpack_pack_map(&m->pk, 2);
+    mb_kint(m, "s", 200);
+    mb_kint(m, "cu", -5);
+}
+static void r_cu_bool(mb *m)
+{
+    msgpack_pack_map(&m->pk, 2);
+    mb_kint(m, "s", 200);
+    mb_str(m, "cu");
+    msgpack_pack_true(&m->pk);
+}
+static void r_cu_dup(mb *m)
+{
+    msgpack_pack_map(&m->pk, 3);
+    mb_kint(m, "s", 200);
+    mb_kint(m, "cu", 1);
+    mb_kint(m, "cu", 2);
+}
 static void r_trailing(mb *m)
 {
     msgpack_pack_map(&m->pk, 1);
@@ -896,6 +982,13 @@ static const bad_case bad_replies[] = {
     {"more not bool", r_more, SG_EINVAL, "more"},
     {"unknown key", r_unknown, SG_EINVAL, "zz"},
     {"duplicate key", r_dup, SG_EINVAL, "s"},
+    {"ver a string", r_ver_str, SG_EINVAL, "ver"},
+    {"ver negative", r_ver_negative, SG_EINVAL, "ver"},
+    {"ver above INT64_MAX", r_ver_huge, SG_EINVAL, "ver"},
+    {"ver a float", r_ver_float, SG_EINVAL, "ver"},
+    {"cu negative", r_cu_negative, SG_EINVAL, "cu"},
+    {"cu a boolean", r_cu_bool, SG_EINVAL, "cu"},
+    {"cu twice", r_cu_dup, SG_EINVAL, "cu"},
     {"trailing", r_trailing, SG_EINVAL, ""},
     {"hostile map32", b_map32, SG_EINVAL, ""},
     {"not a map", b_not_map, SG_EINVAL, ""},
@@ -943,6 +1036,8 @@ static void test_reply_mutations(void **state)
     in.stream = SG_STREAM_WORKER;
     strcpy(in.stream_key, "w-17");
     in.seq = 9;
+    in.version = 123456;
+    in.cache_until_ms = 1764400000000;
     sg_buf_init(&b);
     sg_msg_reply_encode(&in, &b);
     for (int iter = 0; iter < 20000; iter++) {

@@ -621,7 +621,10 @@ static void *flight_main(void *arg)
     nng_socket c = client_open(fl->f->url);
     answer *a = malloc(sizeof *a);
 
+    /* Both ways bounded: once the service has closed, a REQ send with
+     * nobody to take it would otherwise wait for ever. */
     nng_socket_set_ms(c, NNG_OPT_RECVTIMEO, 2000);
+    nng_socket_set_ms(c, NNG_OPT_SENDTIMEO, 2000);
     for (int i = 0; i < 1000; i++) {
         char id[32], body[1024];
         sg_buf b;

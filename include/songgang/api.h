@@ -37,7 +37,13 @@ bool sg_api_is_write(const sg_msg_req *req);
  * It always fills *reply (its body points into *body, which the caller
  * owns) and returns 0 when t's writes should be kept, or a negative SG_E*
  * when they must be discarded (the reply then carries the error).
- * *last_seq is raised to the seq of the last event the request appended. */
+ * *last_seq is raised to the seq of the last event the request appended.
+ * reply->version is sg_txn_version(t) (for a write, the service replaces
+ * it by the committed version); reply->cache_until_ms is set on a 200 to
+ * a GET whose route's reply depends only on the request, the credential,
+ * the data and the day: the earliest of the credential's expiry and, when
+ * the request gave no as_of, the next Asia/Shanghai midnight
+ * (docs/protocol.md "Reusing replies"). */
 int sg_api_handle(sg_api *a, sg_txn *t, const sg_msg_req *req,
                   sg_msg_reply *reply, sg_buf *body, uint64_t *last_seq);
 

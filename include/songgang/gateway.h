@@ -2,8 +2,10 @@
  * speaks HTTP/1.1 (llhttp) to clients and forwards each request to the
  * matcher over NNG (songgang/msg.h), streams push events as Server-Sent
  * Events, enforces limits and serves /healthz and /metrics.  It holds no
- * data of its own.  Its loop runs on the thread that calls
- * sg_gateway_run; NNG completions reach it through uv_async_send. */
+ * data of its own, only a bounded cache of replies the matcher marked
+ * reusable, each valid for one data version (docs/protocol.md).  Its
+ * loop runs on the thread that calls sg_gateway_run; NNG completions
+ * reach it through uv_async_send. */
 #ifndef SG_GATEWAY_H
 #define SG_GATEWAY_H
 
@@ -29,6 +31,10 @@ typedef struct sg_gateway_opts {
     int contexts;            /* REQ contexts (default 64) */
     int heartbeat_ms;        /* SSE comment interval (default 15 s) */
     int quiet;               /* no access log on stderr */
+    int cache_mb;            /* reply cache, MiB (default 64); 0 = none */
+    int version_poll_ms;     /* data version poll (default 50): the
+                                longest a write made elsewhere may go
+                                unseen by the cache */
 } sg_gateway_opts;
 
 /* sg_gateway_opts_default fills o with the defaults above. */

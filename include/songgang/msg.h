@@ -94,14 +94,19 @@ typedef struct sg_msg_reply {
     char stream_key[SG_ID_MAX + 1]; /* worker id or region prefix */
     uint64_t seq;                   /* events: last seq in the body */
     bool more;                      /* events: more after seq */
+    uint64_t version;               /* data version; 0 = unknown */
+    int64_t cache_until_ms;         /* reusable until (unix ms); 0 = no */
 } sg_msg_reply;
 
 /* sg_msg_reply_encode appends the msgpack form of r (borrowed) to out;
- * st/sk are written for a stream reply, seq/more when either is set.
+ * st/sk are written for a stream reply, seq/more when either is set,
+ * ver and cu when they are not 0.
  * sg_msg_reply_decode decodes untrusted bytes like sg_msg_req_decode:
  * 0, or SG_EINVAL/SG_ETOOBIG with e naming the field; body points into
  * p; *out untouched on error.  s (100-599) is required; st and sk come
- * together or not at all. */
+ * together or not at all; ver and cu are integers from 0 to INT64_MAX
+ * (a gateway may reuse the reply for the same request while the data
+ * version is ver and the time is before cu: docs/protocol.md). */
 void sg_msg_reply_encode(const sg_msg_reply *r, sg_buf *out);
 int sg_msg_reply_decode(const uint8_t *p, size_t len, sg_msg_reply *out,
                         sg_error *e);
