@@ -1,8 +1,10 @@
 #!/bin/sh
-# tools/deps.sh -- checks the Debian 12 packages songgang builds with.  As
-# root it installs what is missing with apt-get; otherwise it names them.
+# tools/deps.sh -- checks the Debian 12 packages songgang builds with (or,
+# given package names, those: tools/bench-deps.sh).  As root it installs
+# what is missing with apt-get; otherwise it names them.
 PKGS="gcc make pkg-config liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev \
 libsodium-dev libcmocka-dev libnng-dev libuv1-dev node-llhttp jq curl"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
