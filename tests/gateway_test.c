@@ -2009,6 +2009,322 @@ static void test_cache_off(void **state)
     tc_close(&c);
 }
 
+/* ---- The SSE fan-out index. ---- */
+
+/* fstream is one SSE client of test_sse_fanout and what it asked for. */
+typedef struct fstream {
+    bool worker;             /* ?worker=key, else ?region=key */
+    char key[SG_ID_MAX + 1]; /* worker id or region prefix */
+    bool open;               /* c is connected */
+    size_t mark;             /* where the heartbeat count starts in c */
+    tc c;
+} fstream;
+
+/* fs_open opens s as a stream of key and waits for its head. */
+static void fs_open(fstream *s, int port, bool worker, const char *key)
+{
+    char req[256];
+
+    s->worker = worker;
+    snprintf(s->key, sizeof s->key, "%s", key);
+    tc_open(&s->c, port);
+    snprintf(req, sizeof req,
+             "GET /v1/events?%s=%s HTTP/1.1\r\nHost: t\r\n"
+             "Authorization: Bearer k\r\n\r\n",
+             worker ? "worker" : "region", key);
+    tc_sends(&s->c, req);
+    assert_true(tc_wait_text(&s->c, "\r\n\r\n", 3000));
+    assert_int_equal(atoi(s->c.buf + 9), 200);
+    s->open = true;
+}
+
+/* fs_close leaves as a client does: the gateway sees EOF. */
+static void fs_close(fstream *s)
+{
+    tc_close(&s->c);
+    s->open = false;
+}
+
+/* fs_want writes the SSE text s is owed -- every event of the peer for
+ * its worker, or for a worker whose village starts with its prefix, in
+ * order, once -- and returns how many events that is (*last = the last
+ * seq, 0 if none).  The rule is the API's, computed apart from the
+ * gateway's index, so that a wrong index disagrees with it. */
+static int fs_want(peer *p, const fstream *s, sg_buf *out, uint64_t *last)
+{
+    char head[128];
+    int n = 0;
+
+    *last = 0;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->nev; i++) {
+        const pevent *e = &p->ev[i];
+        bool mine = s->worker ? strcmp(e->worker, s->key) == 0
+                              : strncmp(e->region, s->key, strlen(s->key)) == 0;
+        if (!mine) {
+            continue;
+        }
+        int k = snprintf(head, sizeof head, "id: %llu\nevent: %s\ndata: ",
+                         (unsigned long long)e->seq, e->type);
+        sg_buf_append(out, head, (size_t)k);
+        sg_buf_append(out, e->data, strlen(e->data));
+        sg_buf_append(out, "\n\n", 2);
+        *last = e->seq;
+        n++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* fs_got writes the events s received: its text after the head, less
+ * the heartbeat comments (a cut block is kept: it fails the compare). */
+static void fs_got(const fstream *s, sg_buf *out)
+{
+    const char *p = memmem(s->c.buf, s->c.len, "\r\n\r\n", 4);
+    const char *end = s->c.buf + s->c.len;
+
+    assert_non_null(p);
+    for (p += 4; p < end;) {
+        const char *q = memmem(p, (size_t)(end - p), "\n\n", 2);
+        size_t n = q != NULL ? (size_t)(q - p) + 2 : (size_t)(end - p);
+        if (*p != ':') {
+            sg_buf_append(out, p, n);
+        }
+        p += n;
+    }
+}
+
+/* fs_pings counts the heartbeats s received since its mark. */
+static int fs_pings(const fstream *s)
+{
+    static const char ping[] = ": ping\n\n";
+    const char *p = s->c.buf + s->mark, *end = s->c.buf + s->c.len;
+    int n = 0;
+
+    while ((p = memmem(p, (size_t)(end - p), ping, sizeof ping - 1)) != NULL) {
+        n++;
+        p += sizeof ping - 1;
+    }
+    return n;
+}
+
+/* fs_drain reads what s has pending; the gateway must not have ended it. */
+static void fs_drain(fstream *s)
+{
+    int n;
+
+    while ((n = tc_fill(&s->c, 0)) > 0) {
+    }
+    if (n == 0) {
+        fail_msg("the %s stream %s was ended", s->worker ? "worker" : "region",
+                 s->key);
+    }
+}
+
+/* fan_event adds an event for worker, living in village region; its
+ * data names its seq, so that no two events look alike. */
+static void fan_event(fx *f, const char *worker, const char *region)
+{
+    static const char *const types[] = {"match", "list", "removed"};
+    char data[96];
+    int seq;
+
+    pthread_mutex_lock(&f->p.mu);
+    seq = f->p.nev + 1;
+    pthread_mutex_unlock(&f->p.mu);
+    snprintf(data, sizeof data, "{\"n\":%d,\"w\":\"%s\"}", seq, worker);
+    peer_add_event(&f->p, types[seq % 3], worker, region, data);
+}
+
+/* fan_check rings the doorbell, waits until every open stream has its
+ * last event, then compares what each received with what it is owed,
+ * byte for byte; counts (may be NULL) pins how many events the first
+ * streams are owed, so that the rule itself is checked too. */
+static void fan_check(fx *f, fstream *fs, int n, const int *counts, int nc)
+{
+    char id[32];
+    uint64_t last;
+    sg_buf want, got;
+
+    peer_ring(&f->p);
+    for (int i = 0; i < n; i++) {
+        sg_buf_init(&want);
+        int k = fs_want(&f->p, &fs[i], &want, &last);
+        sg_buf_free(&want);
+        if (i < nc) {
+            assert_int_equal(k, counts[i]);
+        }
+        if (fs[i].open && last > 0) {
+            snprintf(id, sizeof id, "id: %llu\n", (unsigned long long)last);
+            /* If it never comes, the compare below says what did. */
+            (void)tc_wait_text(&fs[i].c, id, 3000);
+        }
+    }
+    /* All the writes of the last poll are out: anything extra is too. */
+    sleep_ms(100);
+    for (int i = 0; i < n; i++) {
+        if (!fs[i].open) {
+            continue;
+        }
+        fs_drain(&fs[i]);
+        sg_buf_init(&want);
+        sg_buf_init(&got);
+        fs_want(&f->p, &fs[i], &want, &last);
+        fs_got(&fs[i], &got);
+        sg_buf_append(&want, "", 1); /* as strings: SSE text has no NUL */
+        sg_buf_append(&got, "", 1);
+        if (strcmp((char *)want.data, (char *)got.data) != 0) {
+            fail_msg("stream %d (%s=%s) received\n%s\nnot\n%s", i,
+                     fs[i].worker ? "worker" : "region", fs[i].key,
+                     (char *)got.data, (char *)want.data);
+        }
+        sg_buf_free(&want);
+        sg_buf_free(&got);
+    }
+}
+
+/* wait_streams waits until the gateway counts n SSE streams. */
+static void wait_streams(fx *f, long long n)
+{
+    int64_t end = now_ms() + 5000;
+
+    while (metric(f->w.port, "songgang_sse_streams") != n) {
+        assert_true(now_ms() < end);
+        sleep_ms(20);
+    }
+}
+
+#define FAN_KEYS 10  /* the streams the events aim at */
+#define FAN_FILL 260 /* more worker streams: the index outgrows 256 */
+#define FAN_LATE 4   /* streams opened after some have closed */
+#define FAN_N (FAN_KEYS + FAN_FILL + FAN_LATE)
+
+/* Streams by worker (three of one worker; "w1" is a prefix of "w10") and
+ * by region prefixes of 6, 9 and 12 digits and an unrelated one, among
+ * enough others that the index grows: each receives exactly the events
+ * for it, in order -- before and after some leave, and when others join
+ * with a backlog -- and every stream hears a heartbeat about once an
+ * interval, not once a tick. */
+static void test_sse_fanout(void **state)
+{
+    static const struct {
+        bool worker;
+        const char *key;
+    } keys[FAN_KEYS] = {
+        {true, "w1"},         {true, "w1"},
+        {true, "w1"},         {true, "w10"},
+        {true, "w2"},         {false, "360425"},
+        {false, "360425100"}, {false, "360425100201"},
+        {false, "360425100"}, {false, "1101"},
+    };
+    /* Events owed to keys[] after phase 1 (see the events below). */
+    static const int counts1[FAN_KEYS] = {2, 2, 2, 1, 1, 6, 5, 4, 5, 2};
+    fx *f = *state;
+    fstream *fs = calloc(FAN_N, sizeof *fs);
+    char key[16];
+    int open;
+
+    assert_non_null(fs);
+    f->o.heartbeat_ms = 800; /* a slice every 50 ms */
+    start(f);
+    for (int i = 0; i < FAN_KEYS; i++) {
+        fs_open(&fs[i], f->w.port, keys[i].worker, keys[i].key);
+    }
+    for (int i = 0; i < FAN_FILL; i++) {
+        snprintf(key, sizeof key, "f%03d", i);
+        fs_open(&fs[FAN_KEYS + i], f->w.port, true, key);
+    }
+    wait_streams(f, FAN_KEYS + FAN_FILL);
+
+    /* Phase 1: all open. */
+    fan_event(f, "w1", "360425100201");   /* w1 x3, all regions but 1101 */
+    fan_event(f, "w10", "360425100202");  /* w10, county, townships */
+    fan_event(f, "w2", "360425101201");   /* w2, county */
+    fan_event(f, "w3", "360425100201");   /* regions but 1101 */
+    fan_event(f, "w3", "360426100201");   /* nobody: 36042 is no prefix */
+    fan_event(f, "w", "110101001001");    /* 1101 only */
+    fan_event(f, "f000", "110102003004"); /* f000, 1101 */
+    fan_event(f, "f259", "360425100201"); /* f259, regions but 1101 */
+    fan_event(f, "w1", "360425100201");
+    fan_check(f, fs, FAN_KEYS + FAN_FILL, counts1, FAN_KEYS);
+
+    /* Phase 2: the middle w1 stream, the only village stream, one of the
+     * two township streams and every other filler leave. */
+    fs_close(&fs[1]);
+    fs_close(&fs[7]);
+    fs_close(&fs[8]);
+    for (int i = 0; i < FAN_FILL; i += 2) {
+        fs_close(&fs[FAN_KEYS + i]);
+    }
+    open = FAN_KEYS - 3 + FAN_FILL / 2;
+    wait_streams(f, open);
+    fan_event(f, "w1", "360425100201");
+    fan_event(f, "f001", "110101000001");
+    fan_event(f, "f002", "360425100999"); /* its stream is gone */
+    fan_event(f, "w10", "360425100201");
+    fan_event(f, "w2", "110101000000");
+    fan_event(f, "w1", "360425100201");
+    fan_check(f, fs, FAN_KEYS + FAN_FILL, NULL, 0);
+
+    /* Phase 3: streams join again, their backlog first. */
+    fs_open(&fs[FAN_KEYS + FAN_FILL], f->w.port, false, "360425100201");
+    fs_open(&fs[FAN_KEYS + FAN_FILL + 1], f->w.port, true, "w1");
+    fs_open(&fs[FAN_KEYS + FAN_FILL + 2], f->w.port, true, "f002");
+    fs_open(&fs[FAN_KEYS + FAN_FILL + 3], f->w.port, false, "360425100");
+    open += FAN_LATE;
+    wait_streams(f, open);
+    fan_event(f, "w1", "360425100201");
+    fan_event(f, "f002", "360425100201");
+    fan_event(f, "w4", "360425100202");
+    fan_event(f, "w1", "360425100201");
+    fan_check(f, fs, FAN_N, NULL, 0);
+
+    /* Heartbeats: in 2.5 intervals each stream hears two or three, not
+     * none and not sixteen times as many (each tick to every stream). */
+    for (int i = 0; i < FAN_N; i++) {
+        if (fs[i].open) {
+            fs[i].mark = fs[i].c.len;
+        }
+    }
+    sleep_ms(2000);
+    for (int i = 0; i < FAN_N; i++) {
+        if (!fs[i].open) {
+            continue;
+        }
+        fs_drain(&fs[i]);
+        int n = fs_pings(&fs[i]);
+        if (n < 1 || n > 12) {
+            fail_msg("stream %d (%s) heard %d heartbeats in 2 s", i, fs[i].key,
+                     n);
+        }
+    }
+    for (int i = 0; i < FAN_N; i++) {
+        if (fs[i].open) {
+            fs_close(&fs[i]);
+        }
+    }
+    wait_streams(f, 0);
+
+    /* The heartbeat round survives the stream it is at leaving.  With two
+     * streams, b then a (a is first on the list), one heartbeat goes out
+     * every 8 ticks, and right after a's, b is the next one's: b leaves
+     * then, and a still hears heartbeats (a stale cursor is a use after
+     * free). */
+    fstream *b = &fs[0], *a = &fs[1];
+    fs_open(b, f->w.port, true, "w1");
+    fs_open(a, f->w.port, true, "w2");
+    wait_streams(f, 2);
+    a->c.len = 0;
+    assert_true(tc_wait_text(&a->c, ": ping\n\n", 3000));
+    fs_close(b);
+    wait_streams(f, 1);
+    a->c.len = 0;
+    assert_true(tc_wait_text(&a->c, ": ping\n\n", 3000));
+    fs_close(a);
+    wait_streams(f, 0);
+    free(fs);
+}
+
 /* Open and close without ever running, and bad options. */
 static void test_open_close(void **state)
 {
@@ -2056,6 +2372,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_slow_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_fanout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_healthz_and_metrics, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_graceful_shutdown, setup,
