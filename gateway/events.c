@@ -588,12 +588,17 @@ void sg__events_stop(sg__events *ev)
         return;
     }
     ev->stopped = true;
+    /* The receive first (sub_cb sees NNG_ECANCELED and does not re-arm),
+     * then the socket: closing a SUB socket with a receive still pending
+     * was seen to hang in NNG 1.5.2 under load. */
+    if (ev->aio != NULL) {
+        nng_aio_stop(ev->aio); /* waits for sub_cb: after it, no more */
+    }
     if (ev->sub_open) {
         nng_close(ev->sub);
         ev->sub_open = false;
     }
     if (ev->aio != NULL) {
-        nng_aio_stop(ev->aio); /* waits for sub_cb: after it, no more */
         nng_aio_free(ev->aio);
         ev->aio = NULL;
     }
