@@ -86,11 +86,49 @@ def fmt(x, nd=2):
     return ("{:.%df}" % nd).format(x)
 
 
+def size_bytes(text):
+    """PostgreSQL's pg_size_pretty ("680 MB") in bytes."""
+    units = {"bytes": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30,
+             "TB": 1 << 40}
+    try:
+        n, u = text.split()
+        return int(float(n) * units[u])
+    except (AttributeError, ValueError, KeyError):
+        return None
+
+
+def memory(d):
+    """The LMDB file's bytes on disk (the store the bench queried, kept in
+    bench/work/pg) and PostgreSQL's database size."""
+    mem = dict(d.get("memory") or {})
+    if "lmdb_bytes" not in mem:
+        words = d.get("data", "").split()
+        opt = {words[i]: words[i + 1] for i in range(len(words) - 1)
+               if words[i].startswith("--")}
+        f = os.path.join("bench/work/pg", "data-%s-%s-%s" % (
+            d["workers"], opt.get("--jobs", "?"), opt.get("--counties", "?")),
+            "db", "data.mdb")
+        try:
+            mem["lmdb_bytes"] = os.stat(f).st_blocks * 512
+        except OSError:
+            pass
+    if "pg_bytes" not in mem:
+        pb = size_bytes((d.get("pg_load") or {}).get("database_size"))
+        if pb:
+            mem["pg_bytes"] = pb
+    return mem
+
+
 def pg_runs():
     runs = []
     for p in glob.glob(os.path.join(RES, "pg-*.json")):
         d = load(p)
         if d and "workers" in d:
+            d["memory"] = memory(d)
+            words = d.get("data", "").split()
+            if "--counties" in words:
+                d.setdefault("counties",
+                             words[words.index("--counties") + 1])
             runs.append(d)
     runs.sort(key=lambda d: d["workers"])
     return runs
@@ -355,7 +393,11 @@ def scaling(runs, md, out):
     out["scaling"] = [{"workers": p[0], "matcher_w2j_p50_ms": p[1],
                        "matcher_j2w_p50_ms": p[2], "pg_w2j_p50_ms": p[3],
                        "pg_j2w_p50_ms": p[4], "matcher_w2j_p99_ms": p[5],
-                       "matcher_j2w_p99_ms": p[6]} for p in pts]
+                       "matcher_j2w_p99_ms": p[6],
+                       "memory": r.get("memory")}
+                      for p, r in zip(pts, [r for r in runs
+                                            if r.get("worker_to_jobs") and
+                                            r.get("job_to_workers")])]
     dat = os.path.join(RES, "scaling.dat")
     with open(dat, "w") as f:
         f.write("# workers m_w2j_p50 m_j2w_p50 pg_w2j_p50 pg_j2w_p50 "
