@@ -552,7 +552,7 @@ static int32_t max_base(const sg_weights *wt, int c, int src, int32_t prio,
     return wt->skill + wt->wage + wt->channel * fit / 100 + prio + fresh;
 }
 
-static bool ring_useless(const topk *t, int32_t bound)
+static bool pass_useless(const topk *t, int32_t bound)
 {
     const sg_match *kth = topk_floor(t);
     return kth != NULL && bound < kth->score;
@@ -697,7 +697,7 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
     size_t np = rec.seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
     uint32_t walked = 0;
     for (size_t i = 0; rc == 0 && i < np; i++) {
-        if (ring_useless(&q.top, ps[i].bound)) {
+        if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
@@ -790,7 +790,7 @@ int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
     size_t np = live ? job_passes(q.wt, &rec, o->as_of, ps) : 0;
     uint32_t walked = 0;
     for (size_t i = 0; rc == 0 && i < np; i++) {
-        if (ring_useless(&q.top, ps[i].bound)) {
+        if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;

@@ -1018,19 +1018,12 @@ int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
 }
 
-/* rebuild_postings re-derives both posting indexes from the records
- * (layout upgrade). */
-static int rebuild_postings(sg_store *s, MDB_txn *txn)
+/* rederive gives add every index entry each record implies (add keeps
+ * the ones it rebuilds): the upgrades of older stores. */
+static int rederive(sg_store *s, MDB_txn *txn, entry_cb add)
 {
-    int rc = mdb_drop(txn, s->dbi[DB_WPOST], 0);
-    if (rc == 0) {
-        rc = mdb_drop(txn, s->dbi[DB_JPOST], 0);
-    }
-    if (rc != 0) {
-        return sg__err_mdb(rc);
-    }
     sg_txn t = {s, txn, true};
-    int ret = 0;
+    int rc, ret = 0;
     for (int db = DB_WORKERS; db <= DB_JOBS && ret == 0; db++) {
         MDB_cursor *c;
         rc = mdb_cursor_open(txn, s->dbi[db], &c);
@@ -1047,11 +1040,11 @@ static int rebuild_postings(sg_store *s, MDB_txn *txn)
                 if (sg_worker_decode(v.mv_data, v.mv_size, NULL, &w, NULL) ==
                         0 &&
                     (ret = hh_zero(&t, w.household, &zero)) == 0) {
-                    ret = entries_of_worker(&w, zero, add_posting, &t);
+                    ret = entries_of_worker(&w, zero, add, &t);
                 }
             } else if (sg_job_decode(v.mv_data, v.mv_size, &j, NULL) ==
                        0) {
-                ret = entries_of_job(&j, add_posting, &t);
+                ret = entries_of_job(&j, add, &t);
             } /* a record that does not decode: sg_store_check reports it */
         }
         mdb_cursor_close(c);
@@ -1062,34 +1055,29 @@ static int rebuild_postings(sg_store *s, MDB_txn *txn)
     return ret;
 }
 
+/* rebuild_postings re-derives both posting indexes from the records
+ * (layout upgrade). */
+static int rebuild_postings(sg_store *s, MDB_txn *txn)
+{
+    int rc = mdb_drop(txn, s->dbi[DB_WPOST], 0);
+    if (rc == 0) {
+        rc = mdb_drop(txn, s->dbi[DB_JPOST], 0);
+    }
+    return rc != 0 ? sg__err_mdb(rc) : rederive(s, txn, add_posting);
+}
+
 /* ---- Workers by home region. ---- */
+
+static int add_wregion(void *arg, int db, const void *k, size_t kl,
+                       const void *v, size_t vl)
+{
+    return db == DB_WREGION ? add_entry(arg, db, k, kl, v, vl) : 0;
+}
 
 /* rebuild_wregion adds the region entry of every worker (upgrade). */
 static int rebuild_wregion(sg_store *s, MDB_txn *txn)
 {
-    sg_txn t = {s, txn, true};
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, s->dbi[DB_WORKERS], &c);
-    if (rc != 0) {
-        return sg__err_mdb(rc);
-    }
-    MDB_val k, v;
-    int ret = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        sg_worker w;
-        if (sg_worker_decode(v.mv_data, v.mv_size, NULL, &w, NULL) != 0) {
-            continue; /* sg_store_check reports it */
-        }
-        uint8_t val[SG_ID_MAX + 1];
-        size_t vl = owner_val(val, w.id);
-        ret = add_entry(&t, DB_WREGION, w.region, SG_REGION_LEN, val, vl);
-    }
-    mdb_cursor_close(c);
-    if (ret != 0) {
-        return ret;
-    }
-    return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+    return rederive(s, txn, add_wregion);
 }
 
 /* each_owner gives cb the owner id of each [len][id] value of database db

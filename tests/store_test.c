@@ -400,9 +400,9 @@ static void test_check_finds_tampering(void **state)
     assert_true(check(f) >= 1);
 }
 
-/* A store from before layout 2 (no meta "layout"; worker postings keyed
- * the old way) is refused to readers and rebuilt at its first writable
- * open. */
+/* A store from before the region index and before layout 2 (no meta
+ * "layout"; worker postings keyed the old way) is refused to readers and
+ * rebuilt at its first writable open. */
 static void test_layout_upgrade(void **state)
 {
     fixture *f = *state;
@@ -413,7 +413,7 @@ static void test_layout_upgrade(void **state)
     f->s = NULL;
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, wpost;
+    MDB_dbi meta, wpost, wregion;
     assert_int_equal(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 24);
     mdb_env_set_mapsize(env, (size_t)64 << 30);
@@ -424,6 +424,8 @@ static void test_layout_upgrade(void **state)
     MDB_val k = {6, "layout"};
     assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
     assert_int_equal(mdb_drop(txn, wpost, 0), 0);
+    assert_int_equal(mdb_dbi_open(txn, "wregion", 0, &wregion), 0);
+    assert_int_equal(mdb_drop(txn, wregion, 1), 0); /* the database itself */
     uint8_t old[16] = {1, 2, '3', '6', '0', '4', '2', '5'}, val[2] = {1, 'x'};
     MDB_val ok = {16, old}, ov = {2, val};
     assert_int_equal(mdb_put(txn, wpost, &ok, &ov, 0), 0);
