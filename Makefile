@@ -1,10 +1,35 @@
 # songgang -- build, test and run.  `make run` and `make test` are the two
 # set-up commands; everything else is reached from them.
+#
+# Every goal first checks the Debian packages (tools/deps.sh: quiet when
+# they are all there, apt-get for the missing ones as root) and then runs
+# make again for the goal itself.  The second make is what reads the build
+# rules: a make that installed llhttp's sources in the same run would have
+# looked for them before they existed ("No rule to make target
+# build/llhttp/llhttp.o").
+ifndef SG_DEPS_CHECKED
+GOALS := $(or $(MAKECMDGOALS),all)
+.PHONY: $(GOALS) deps-then
+$(firstword $(GOALS)): deps-then
+	@:
+$(filter-out $(firstword $(GOALS)),$(GOALS)): deps-then
+	@:
+deps-then:
+	@$(if $(filter-out clean,$(GOALS)),sh tools/deps.sh &&) \
+	    $(MAKE) --no-print-directory SG_DEPS_CHECKED=1 $(GOALS)
+else
+
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 BASEFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
             -Wall -Wextra -Werror -Iinclude -Ibuild/gen -I$(LLHTTP_INC) -MMD -MP
-LDLIBS  = -lnng -luv -llmdb -lmsgpackc -ljansson -lsodium -lm -lpthread
+# What each module needs of the system.  The gateway links no LMDB: it knows
+# the matcher only through proto's messages over NNG (checked by
+# `make check-gateway-links`, part of `make unit`).
+PROTO_LIBS   = -lmsgpackc -ljansson -lsodium -lm -lpthread
+MATCHER_LIBS = -llmdb -lnng $(PROTO_LIBS)
+GATEWAY_LIBS = -luv -lnng $(PROTO_LIBS)
+ALL_LIBS     = -llmdb -luv -lnng $(PROTO_LIBS)
 # llhttp is compiled from the C sources Debian's node-llhttp package
 # installs (never copied into this repository).
 LLHTTP_DIR = /usr/share/llhttp
@@ -18,24 +43,27 @@ B       ?= build
 EXTRA   ?=
 ALLFLAGS = $(BASEFLAGS) $(CFLAGS) $(EXTRA)
 
-MAINS       = matcher/cli.c matcher/matcherd.c gateway/main.c
-PROTO_SRC   = $(wildcard proto/*.c)
-MATCHER_SRC = $(filter-out $(MAINS),$(wildcard matcher/*.c))
-GATEWAY_SRC = $(filter-out $(MAINS),$(wildcard gateway/*.c))
+# One library per module: proto (records and messages, no I/O), matcher
+# (the store and everything that reads it), gateway (HTTP over libuv),
+# tools (the generator).  The programs in cmd/ link the ones they need.
 LLHTTP_OBJ  = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
-LIB_OBJ     = $(PROTO_SRC:%.c=$(B)/%.o) $(MATCHER_SRC:%.c=$(B)/%.o) \
-              $(GATEWAY_SRC:%.c=$(B)/%.o) $(LLHTTP_OBJ) \
+PROTO_OBJ   = $(patsubst %.c,$(B)/%.o,$(wildcard proto/*.c)) \
               $(B)/gen/skills_data.o $(B)/gen/regions_data.o
-BINS        = $(B)/songgang \
-              $(if $(wildcard matcher/matcherd.c),$(B)/songgang-matcher) \
-              $(if $(wildcard gateway/main.c),$(B)/songgang-gateway)
+MATCHER_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard matcher/*.c))
+GATEWAY_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard gateway/*.c)) $(LLHTTP_OBJ)
+TOOLS_OBJ   = $(B)/tools/gen.o
+PROTO_A     = $(B)/libsgproto.a
+MATCHER_A   = $(B)/libsgmatcher.a
+GATEWAY_A   = $(B)/libsggateway.a
+TOOLS_A     = $(B)/libsgtools.a
+ALL_A       = $(TOOLS_A) $(MATCHER_A) $(GATEWAY_A) $(PROTO_A)
+BINS        = $(B)/songgang $(B)/songgang-matcher $(B)/songgang-gateway
 TESTS       = $(patsubst tests/%_test.c,$(B)/tests/%_test,$(wildcard tests/*_test.c))
 
-.PHONY: all deps test unit e2e asan run bench bench-smoke clean
-all: deps $(BINS) $(TESTS)
+.PHONY: all deps test unit e2e asan run bench bench-smoke clean \
+        check-gateway-links
+all: $(BINS) $(TESTS)
 
-# deps checks the Debian packages; as root on a fresh machine it installs
-# them, otherwise it names the ones missing.
 deps:
 	@sh tools/deps.sh
 
@@ -61,22 +89,34 @@ $(B)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -g $(EXTRA) -I$(LLHTTP_INC) -w -c $< -o $@
 
-$(B)/libsonggang.a: $(LIB_OBJ)
+$(PROTO_A): $(PROTO_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(MATCHER_A): $(MATCHER_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(GATEWAY_A): $(GATEWAY_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(TOOLS_A): $(TOOLS_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/songgang: $(B)/matcher/cli.o $(B)/libsonggang.a
-	$(CC) $(ALLFLAGS) $^ $(LDLIBS) -o $@
-$(B)/songgang-matcher: $(B)/matcher/matcherd.o $(B)/libsonggang.a
-	$(CC) $(ALLFLAGS) $^ $(LDLIBS) -o $@
-$(B)/songgang-gateway: $(B)/gateway/main.o $(B)/libsonggang.a
-	$(CC) $(ALLFLAGS) $^ $(LDLIBS) -o $@
+$(B)/songgang: $(B)/cmd/songgang.o $(B)/cmd/serve.o $(ALL_A)
+	$(CC) $(ALLFLAGS) $^ $(ALL_LIBS) -o $@
+$(B)/songgang-matcher: $(B)/cmd/songgang-matcher.o $(MATCHER_A) $(PROTO_A)
+	$(CC) $(ALLFLAGS) $^ $(MATCHER_LIBS) -o $@
+$(B)/songgang-gateway: $(B)/cmd/songgang-gateway.o $(GATEWAY_A) $(PROTO_A)
+	$(CC) $(ALLFLAGS) $^ $(GATEWAY_LIBS) -o $@
 
-$(B)/tests/%_test: tests/%_test.c $(B)/libsonggang.a
+$(B)/tests/%_test: tests/%_test.c $(ALL_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -Itests $< $(B)/libsonggang.a $(LDLIBS) $(TEST_LDLIBS) -o $@
+	$(CC) $(ALLFLAGS) -Itests $< $(ALL_A) $(ALL_LIBS) $(TEST_LDLIBS) -o $@
+
+# The gateway process must not contain the store: no LMDB symbol in it.
+check-gateway-links: $(B)/songgang-gateway
+	@if nm $< | grep -q ' mdb_'; then \
+	    echo "$<: links LMDB (mdb_ symbols)" >&2; exit 1; fi
+	@echo "check-gateway-links: $< has no mdb_ symbol"
 
 # unit runs every cmocka test binary; e2e drives the real CLI.
-unit: all
+unit: all check-gateway-links
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 e2e: all
 	@sh tests/e2e_cli.sh $(B)/songgang
@@ -85,7 +125,7 @@ e2e: all
 asan:
 	$(MAKE) B=build/asan EXTRA="$(SAN)" CFLAGS="-O1 -g" unit e2e
 
-test: deps
+test:
 	$(MAKE) unit e2e
 	$(MAKE) asan
 	@echo "make test: all suites passed"
@@ -96,14 +136,14 @@ run: all
 
 # vs_pg (matcher vs PostgreSQL) alone links libpq (Debian's libpq-dev,
 # installed by tools/bench-deps.sh), so the rest of the build never needs it.
-$(B)/bench/vs_pg: bench/vs_pg.c $(B)/libsonggang.a
+$(B)/bench/vs_pg: bench/vs_pg.c $(ALL_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -I/usr/include/postgresql $< $(B)/libsonggang.a \
-	    $(LDLIBS) -lpq -o $@
+	$(CC) $(ALLFLAGS) -I/usr/include/postgresql $< $(ALL_A) \
+	    $(ALL_LIBS) -lpq -o $@
 
-$(B)/bench/%: bench/%.c $(B)/libsonggang.a
+$(B)/bench/%: bench/%.c $(ALL_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) $< $(B)/libsonggang.a $(LDLIBS) -o $@
+	$(CC) $(ALLFLAGS) $< $(ALL_A) $(ALL_LIBS) -o $@
 
 # bench is not part of test: it measures, never asserts (except that the
 # matcher and PostgreSQL give the same lists).  bench is the full run (an
@@ -118,3 +158,4 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+endif

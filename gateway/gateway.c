@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "songgang/service.h" /* sg_pub_url */
+#include "songgang/msg.h" /* sg_pub_url */
 
 void sg__log(const char *file, int line, const char *fmt, ...)
 {

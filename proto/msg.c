@@ -7,8 +7,10 @@
  * fills a local struct that is copied out only when the whole message is
  * valid.  No I/O and no state: any thread. */
 #include <assert.h>
+#include <errno.h>
 #include <msgpack.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "songgang/msg.h"
@@ -951,4 +953,40 @@ int sg_doorbell_decode(const uint8_t *p, size_t len, uint64_t *seq)
     }
     *seq = v;
     return 0;
+}
+
+/* ---- The doorbell's address (docs/protocol.md). ---- */
+
+int sg_pub_url(const char *listen, char *buf, size_t cap)
+{
+    const char *colon;
+    char *end;
+    unsigned long port;
+    int n;
+
+    if (listen == NULL || buf == NULL) {
+        return SG_EINVAL;
+    }
+    if (strncmp(listen, "ipc://", 6) == 0 ||
+        strncmp(listen, "inproc://", 9) == 0) {
+        n = snprintf(buf, cap, "%s.pub", listen);
+        return n < 0 || (size_t)n >= cap ? SG_ETOOBIG : 0;
+    }
+    if (strncmp(listen, "tcp://", 6) != 0 &&
+        strncmp(listen, "tcp4://", 7) != 0 &&
+        strncmp(listen, "tcp6://", 7) != 0) {
+        return SG_EINVAL;
+    }
+    colon = strrchr(listen, ':');
+    if (colon == NULL || colon[1] < '0' || colon[1] > '9' || colon[-1] == '/') {
+        return SG_EINVAL;
+    }
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    /* Port 0 (any) has no "next" port: the PUB URL must then be given. */
+    if (*end != '\0' || errno != 0 || port == 0 || port >= 65535) {
+        return SG_EINVAL;
+    }
+    n = snprintf(buf, cap, "%.*s:%lu", (int)(colon - listen), listen, port + 1);
+    return n < 0 || (size_t)n >= cap ? SG_ETOOBIG : 0;
 }

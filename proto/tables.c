@@ -725,7 +725,7 @@ size_t sg_county_villages(const char *county, char (*out)[SG_REGION_LEN + 1],
 
 /* sg__region_export_count / sg__region_export_at enumerate the counties
  * flagged export (labor-export destinations), in file order; declared in
- * matcher/gen.h, their one user. */
+ * tools/gen.h, their one user. */
 size_t sg__region_export_count(void)
 {
     ensure_loaded();

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../matcher/gen.h"
+#include "../tools/gen.h"
 #include "songgang/proto.h"
 
 /* ---- Skills ---- */

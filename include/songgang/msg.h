@@ -143,4 +143,10 @@ void sg_doorbell_encode(uint64_t seq, uint8_t out[8]);
 /* sg_doorbell_decode: 0 and *seq, or SG_EINVAL unless len is 8. */
 int sg_doorbell_decode(const uint8_t *p, size_t len, uint64_t *seq);
 
+/* sg_pub_url derives the default PUB URL (the doorbell) from a REP listen
+ * URL into buf: ipc:// and inproc:// add ".pub", tcp:// takes the next
+ * port.  Returns 0, SG_EINVAL for a URL it cannot derive from, or
+ * SG_ETOOBIG when buf is too small. */
+int sg_pub_url(const char *listen, char *buf, size_t cap);
+
 #endif /* SG_MSG_H */

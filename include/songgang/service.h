@@ -11,6 +11,7 @@
 #define SG_SERVICE_H
 
 #include "songgang/api.h"
+#include "songgang/msg.h" /* sg_pub_url */
 #include "songgang/store.h"
 
 typedef struct sg_service sg_service; /* opaque */
@@ -21,9 +22,6 @@ typedef struct sg_service_opts {
     int contexts;       /* REP contexts (default 64) */
     int readers;        /* reader threads for long reads (default 2) */
 } sg_service_opts;
-
-/* sg_pub_url derives the default PUB URL from a listen URL into buf. */
-int sg_pub_url(const char *listen, char *buf, size_t cap);
 
 /* sg_service_open listens and starts serving; s and a are borrowed and
  * must outlive the service.  *out returned owned. */

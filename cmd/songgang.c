@@ -1,4 +1,4 @@
-/* matcher/cli.c -- the `songgang` command: import, export, get, close-job,
+/* cmd/songgang.c -- the `songgang` command: import, export, get, close-job,
  * delete, check, match, candidates, gen, key.  Each command opens the data
  * directory, does one thing and exits: 0 on success, 1 when the command ran
  * but something was rejected or not found, 2 on a usage error.
@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gen.h"
+#include "../tools/gen.h"
 #include "serve.h"
-#include "internal.h"
+#include "../matcher/internal.h"
 #include "songgang/auth.h"
 #include "songgang/match.h"
 #include "songgang/proto.h"

@@ -1,4 +1,4 @@
-/* matcher/gen.c -- synthetic workers and jobs for demos and benchmarks.
+/* tools/gen.c -- synthetic workers and jobs for demos and benchmarks.
  * Every value comes from one xoshiro256** stream seeded from the options,
  * and positions are kept as integer micro-degrees, so the same options
  * give the same bytes everywhere.  Lines are formatted by hand into one

@@ -1,4 +1,4 @@
-/* gateway/main.c -- `songgang-gateway`: the HTTP gateway as a process of
+/* cmd/songgang-gateway.c -- `songgang-gateway`: the HTTP gateway as a process of
  * its own, in front of a `songgang-matcher` reached over NNG.  It parses
  * the flags, opens the gateway, says where it listens and runs the loop on
  * the main thread until SIGTERM or SIGINT; exit 0 after a clean stop,

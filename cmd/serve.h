@@ -1,4 +1,4 @@
-/* matcher/serve.h -- `songgang serve`, called by the CLI (matcher/cli.c). */
+/* cmd/serve.h -- `songgang serve`, called by the CLI (cmd/songgang.c). */
 #ifndef SG_SERVE_H
 #define SG_SERVE_H
 

@@ -1,4 +1,4 @@
-/* matcher/matcherd.c -- `songgang-matcher`: the matcher as its own process.
+/* cmd/songgang-matcher.c -- `songgang-matcher`: the matcher as its own process.
  * Opens the store and the API, serves them over NNG (matcher/service.c)
  * and waits for SIGTERM or SIGINT; then it stops receiving, answers and
  * commits what is in flight, closes LMDB cleanly and exits 0.  The signals

@@ -1,11 +1,10 @@
-/* matcher/serve.c -- `songgang serve`: the matcher and the gateway in one
+/* cmd/serve.c -- `songgang serve`: the matcher and the gateway in one
  * process, joined by NNG inproc:// sockets: the embedded default.  The
  * service runs on its own threads (songgang/service.h); the gateway's
  * libuv loop runs on the calling thread until SIGTERM or SIGINT, then
  * everything shuts down in order: gateway (finishes in-flight requests),
- * service (answers and commits what is queued), API, store.  This is the
- * only matcher file that knows the gateway, and only through its opaque
- * public header. */
+ * service (answers and commits what is queued), API, store.  It knows the
+ * gateway only through its opaque public header. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

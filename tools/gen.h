@@ -1,4 +1,4 @@
-/* matcher/gen.h -- the synthetic-data generator behind `songgang gen`.
+/* tools/gen.h -- the synthetic-data generator behind `songgang gen`.
  * It writes workers and jobs as NDJSON that looks like a Chinese county's
  * records (labor classes, households, 帮扶车间, 公益性岗位 ...), for demos,
  * tests and benchmarks.  Output depends only on the options: the same
