@@ -301,7 +301,9 @@ int sg_json_decode(const char *s, size_t len, sg_kind want,
 
 /* sg_worker_to_json / sg_job_to_json append one compact JSON object (with
  * "kind", no newline) to out.  The ID number appears only as
- * "id_number_hash" (hex) and "id_number_masked". */
+ * "id_number_hash" (hex) and "id_number_masked".  They encode the record
+ * and convert the msgpack (sg_msgpack_to_json), so the field list is the
+ * encoder's alone; "kind" takes the place of the schema version "v". */
 void sg_worker_to_json(const sg_worker *w, sg_buf *out);
 void sg_job_to_json(const sg_job *j, sg_buf *out);
 
@@ -323,6 +325,26 @@ bool sg_id_valid(const char *s, size_t len);
  * float64 -- so that one value serves both formats.  0, or SG_EINVAL when
  * v nests too deeply (out may then hold a partial value). */
 int sg_json_to_msgpack(const struct json_t *v, sg_buf *out);
+
+/* sg_msgpack_to_json appends the compact JSON text of the one msgpack
+ * value in p[0..len) (borrowed) to out: maps as objects, arrays, strings
+ * with UTF-8 left as is ('"', '\\' and control characters escaped as
+ * jansson does), integers, floats with 15 significant digits (as
+ * JSON_REAL_PRECISION(15)), booleans and nil as null.  Returns 0, or
+ * SG_EINVAL with e naming the place ("sites[0].lat") and the reason, and
+ * out as it was, for: nesting deeper than 8, a count larger than the
+ * bytes left, a map of more than 64 keys or with a repeated or non-string
+ * key, invalid UTF-8, NaN or infinity, bin or ext values, an integer above
+ * INT64_MAX, a key "id_number" (a clear ID number is never written as
+ * JSON), or trailing bytes.  The text is at most ~6 bytes per input byte. */
+int sg_msgpack_to_json(const uint8_t *p, size_t len, sg_buf *out,
+                       sg_error *e);
+
+/* sg_msgpack_to_jv is sg_msgpack_to_json with the same rules, returning
+ * the value as a jansson tree in *out, owned by the caller (json_decref);
+ * *out is untouched on error. */
+int sg_msgpack_to_jv(const uint8_t *p, size_t len, struct json_t **out,
+                     sg_error *e);
 
 /* sg_hex encodes n bytes as 2n lowercase hex digits and a NUL. */
 void sg_hex(const uint8_t *p, size_t n, char *out);
