@@ -1820,6 +1820,927 @@ static void test_random_mutations(void **state)
     sg_buf_free(&jjs);
 }
 
+/* ---- msgpack -> JSON: the converter, and records through it. ---- */
+
+/* The hand-written JSON builders that proto/json.c had before records
+ * went encode -> convert, kept here only as the reference the converter's
+ * output must equal byte for byte. */
+static json_t *ref_must(json_t *v)
+{
+    assert_non_null(v);
+    return v;
+}
+
+static void ref_set(json_t *o, const char *k, json_t *v)
+{
+    assert_int_equal(json_object_set_new(o, k, ref_must(v)), 0);
+}
+
+static void ref_set_str(json_t *o, const char *k, const char *s)
+{
+    json_t *v = json_string(s);
+
+    ref_set(o, k, v != NULL ? v : json_string(""));
+}
+
+static void ref_set_enum(json_t *o, const char *k, sg_enum_kind kind, int v)
+{
+    const char *name = sg_enum_name(kind, v);
+
+    ref_set_str(o, k, name != NULL ? name : "");
+}
+
+static void ref_set_date(json_t *o, const char *k, int32_t days)
+{
+    char d[11];
+
+    sg_date_format(days, d);
+    ref_set_str(o, k, d);
+}
+
+static void ref_set_skills(json_t *o, const char *k, const sg_skill *s,
+                           size_t n)
+{
+    json_t *a = ref_must(json_array());
+
+    for (size_t i = 0; i < n; i++) {
+        const char *code = sg_skill_code(s[i]);
+        json_array_append_new(a, ref_must(json_string(code ? code : "")));
+    }
+    ref_set(o, k, a);
+}
+
+static void ref_set_geo(json_t *o, double lat, double lon)
+{
+    ref_set(o, "lat", json_real(lat));
+    ref_set(o, "lon", json_real(lon));
+}
+
+static json_t *ref_worker_to_jv(const sg_worker *w)
+{
+    json_t *o = ref_must(json_object());
+
+    ref_set_str(o, "kind", "worker");
+    ref_set_str(o, "id", w->id);
+    ref_set_str(o, "name", w->name);
+    ref_set_str(o, "region", w->region);
+    if (w->has_geo) {
+        ref_set_geo(o, w->lat, w->lon);
+    }
+    ref_set_enum(o, "labor_class", SG_ENUM_LABOR, w->labor_class);
+    if (w->nskills > 0) {
+        ref_set_skills(o, "skills", w->skills, w->nskills);
+    }
+    ref_set_enum(o, "category", SG_ENUM_CATEGORY, w->category);
+    if (w->risk_eliminated) {
+        ref_set(o, "risk_eliminated", json_true());
+    }
+    ref_set_str(o, "household", w->household);
+    ref_set_enum(o, "travel", SG_ENUM_TRAVEL, w->travel);
+    ref_set(o, "expected_wage", json_integer(w->expected_wage));
+    if (w->available_from != SG_DATE_NONE) {
+        ref_set_date(o, "available_from", w->available_from);
+    }
+    if (w->available_to != SG_DATE_NONE) {
+        ref_set_date(o, "available_to", w->available_to);
+    }
+    ref_set_enum(o, "status", SG_ENUM_STATUS, w->status);
+    ref_set(o, "seeking", json_boolean(w->seeking));
+    if (w->phone[0] != '\0') {
+        ref_set_str(o, "phone", w->phone);
+    }
+    if (w->has_idnum) {
+        char hex[2 * SG_IDNUM_HASH_LEN + 1];
+        sg_hex(w->idnum_hash, SG_IDNUM_HASH_LEN, hex);
+        ref_set_str(o, "id_number_hash", hex);
+        ref_set_str(o, "id_number_masked", w->idnum_masked);
+    }
+    return o;
+}
+
+static json_t *ref_job_to_jv(const sg_job *j)
+{
+    json_t *o = ref_must(json_object());
+    json_t *classes, *sites;
+    char posted[26];
+
+    ref_set_str(o, "kind", "job");
+    ref_set_str(o, "id", j->id);
+    ref_set_str(o, "employer", j->employer);
+    ref_set_enum(o, "source", SG_ENUM_SOURCE, j->source);
+    ref_set_str(o, "title", j->title);
+    if (j->nrequired > 0) {
+        ref_set_skills(o, "skills_required", j->required, j->nrequired);
+    }
+    if (j->npreferred > 0) {
+        ref_set_skills(o, "skills_preferred", j->preferred, j->npreferred);
+    }
+    classes = ref_must(json_array());
+    for (int c = 0; c < SG_LABOR__COUNT; c++) {
+        if (j->labor_classes & (1u << c)) {
+            json_array_append_new(
+                classes,
+                ref_must(json_string(sg_enum_name(SG_ENUM_LABOR, c))));
+        }
+    }
+    ref_set(o, "labor_classes", classes);
+    sites = ref_must(json_array());
+    for (size_t i = 0; i < j->nsites && i < SG_SITES_MAX; i++) {
+        json_t *s = ref_must(json_object());
+        ref_set_str(s, "region", j->sites[i].region);
+        if (j->sites[i].has_geo) {
+            ref_set_geo(s, j->sites[i].lat, j->sites[i].lon);
+        }
+        json_array_append_new(sites, s);
+    }
+    ref_set(o, "sites", sites);
+    ref_set(o, "openings", json_integer(j->openings));
+    ref_set(o, "wage_min", json_integer(j->wage_min));
+    ref_set(o, "wage_max", json_integer(j->wage_max));
+    if (j->starts != SG_DATE_NONE) {
+        ref_set_date(o, "starts", j->starts);
+    }
+    if (j->ends != SG_DATE_NONE) {
+        ref_set_date(o, "ends", j->ends);
+    }
+    if (j->contract_months != 0) {
+        ref_set(o, "contract_months", json_integer(j->contract_months));
+    }
+    sg_time_format(j->posted, posted);
+    ref_set_str(o, "posted", posted);
+    ref_set_enum(o, "state", SG_ENUM_STATE, j->state);
+    return o;
+}
+
+/* ref_dump returns the old compact text of v (taken); free it. */
+static char *ref_dump(json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                   JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+
+    assert_non_null(text);
+    json_decref(v);
+    return text;
+}
+
+/* ---- Random records. ---- */
+
+static char villages[256][SG_REGION_LEN + 1];
+static size_t nvillages;
+
+static uint32_t pick(uint32_t n)
+{
+    return rng() % n;
+}
+
+static void rand_id(char *dst)
+{
+    static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                              "qrstuvwxyz0123456789_-";
+    size_t n = 1 + pick(SG_ID_MAX);
+
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = set[pick(sizeof set - 1)];
+    }
+    dst[n] = '\0';
+}
+
+/* rand_text writes valid text (ASCII, Chinese, 4-byte characters, quotes
+ * and backslashes) of at most max bytes. */
+static void rand_text(char *dst, size_t max)
+{
+    static const char *const parts[] = {"a", "Z", "7", " ", "\"", "\\",
+                                        "/", "张", "缝纫", "😀", "é", "~"};
+    size_t o = 0, want = 1 + pick((uint32_t)max);
+
+    while (o < want) {
+        const char *p = parts[pick(sizeof parts / sizeof *parts)];
+        size_t n = strlen(p);
+        if (o + n > max) {
+            break;
+        }
+        memcpy(dst + o, p, n);
+        o += n;
+    }
+    if (o == 0) {
+        dst[o++] = 'x';
+    }
+    dst[o] = '\0';
+}
+
+/* rand_degrees returns a coordinate at 1e-6 degree within +-max. */
+static double rand_degrees(double max)
+{
+    double v = round(((double)rng() / 4294967295.0 * 2 - 1) * max * 1e6) /
+               1e6;
+
+    return v == 0.0 ? 0.0 : v;
+}
+
+static int32_t rand_date(void)
+{
+    return -25567 + (int32_t)pick(84005 + 25567 + 1);
+}
+
+static void rand_skills(sg_skill *out, uint8_t *n, size_t max,
+                        const sg_skill *avoid, size_t navoid)
+{
+    size_t want = pick((uint32_t)max + 1);
+
+    *n = 0;
+    for (size_t i = 0; i < sg_skill_count() && *n < want; i++) {
+        sg_skill s = sg_skill_at(i);
+        bool taken = false;
+        for (size_t k = 0; k < navoid; k++) {
+            taken |= avoid[k] == s;
+        }
+        if (!taken && pick(4) == 0) {
+            out[(*n)++] = s;
+        }
+    }
+    /* Kept sorted by id, as the decoder leaves them. */
+    for (size_t i = 1; i < *n; i++) {
+        for (size_t k = i; k > 0 && out[k - 1] > out[k]; k--) {
+            sg_skill t = out[k];
+            out[k] = out[k - 1];
+            out[k - 1] = t;
+        }
+    }
+}
+
+static void rand_worker(sg_worker *w)
+{
+    sg_error e;
+
+    sg_worker_init(w);
+    rand_id(w->id);
+    rand_text(w->name, SG_NAME_MAX);
+    strcpy(w->region, villages[pick((uint32_t)nvillages)]);
+    if (pick(2)) {
+        w->has_geo = true;
+        w->lat = rand_degrees(90);
+        w->lon = rand_degrees(180);
+    }
+    w->labor_class = (uint8_t)pick(SG_LABOR__COUNT);
+    rand_skills(w->skills, &w->nskills, SG_SKILLS_MAX, NULL, 0);
+    w->category = (uint8_t)pick(SG_CAT__COUNT);
+    w->risk_eliminated = w->category == SG_CAT_MONITORED && pick(2);
+    rand_id(w->household);
+    w->travel = (uint8_t)pick(SG_TRAVEL__COUNT);
+    w->expected_wage = (int32_t)pick(SG_WAGE_MAX + 1);
+    if (pick(2)) {
+        w->available_from = rand_date();
+    }
+    if (pick(2)) {
+        w->available_to = rand_date();
+        if (w->available_from != SG_DATE_NONE &&
+            w->available_to < w->available_from) {
+            w->available_to = w->available_from;
+        }
+    }
+    w->status = (uint8_t)pick(SG_STATUS__COUNT);
+    w->seeking = pick(2);
+    if (pick(2)) {
+        strcpy(w->phone, pick(2) ? "+86 138-0000-0000" : "12345");
+    }
+    if (pick(2)) {
+        w->has_idnum = true;
+        for (int i = 0; i < SG_IDNUM_HASH_LEN; i++) {
+            w->idnum_hash[i] = (uint8_t)rng();
+        }
+        strcpy(w->idnum_masked, pick(2) ? IDNUM_MASKED : "360425********123X");
+    }
+    if (sg_worker_validate(w, &e) != 0) {
+        print_message("random worker invalid: %s: %s\n", e.field, e.reason);
+        fail();
+    }
+}
+
+static void rand_job(sg_job *j)
+{
+    size_t first;
+    sg_error e;
+
+    sg_job_init(j);
+    rand_id(j->id);
+    rand_id(j->employer);
+    j->source = (uint8_t)pick(SG_SOURCE__COUNT);
+    rand_text(j->title, SG_TITLE_MAX);
+    rand_skills(j->required, &j->nrequired, SG_REQ_SKILLS_MAX, NULL, 0);
+    rand_skills(j->preferred, &j->npreferred, SG_REQ_SKILLS_MAX, j->required,
+                j->nrequired);
+    j->labor_classes = (uint8_t)(1 + pick((1u << SG_LABOR__COUNT) - 1));
+    j->nsites = (uint8_t)(1 + pick(SG_SITES_MAX));
+    /* Distinct regions: a run of villages from a random start. */
+    first = pick((uint32_t)nvillages);
+    for (size_t i = 0; i < j->nsites; i++) {
+        strcpy(j->sites[i].region, villages[(first + i) % nvillages]);
+        if (pick(2)) {
+            j->sites[i].has_geo = true;
+            j->sites[i].lat = rand_degrees(90);
+            j->sites[i].lon = rand_degrees(180);
+        }
+    }
+    j->openings = (int32_t)pick(SG_OPENINGS_MAX + 1);
+    j->wage_min = (int32_t)pick(SG_WAGE_MAX + 1);
+    j->wage_max = j->wage_min + (int32_t)pick(SG_WAGE_MAX - j->wage_min + 1);
+    if (pick(2)) {
+        j->starts = rand_date();
+    }
+    if (pick(2)) {
+        j->ends = rand_date();
+        if (j->starts != SG_DATE_NONE && j->ends < j->starts) {
+            j->ends = j->starts;
+        }
+    }
+    j->contract_months = pick(2) ? (int32_t)pick(SG_CONTRACT_MAX + 1) : 0;
+    j->posted = (int64_t)pick(2000000000u);
+    j->state = (uint8_t)pick(SG_JOB_STATE__COUNT);
+    if (sg_job_validate(j, &e) != 0) {
+        print_message("random job invalid: %s: %s\n", e.field, e.reason);
+        fail();
+    }
+}
+
+static void load_villages(void)
+{
+    if (nvillages == 0) {
+        nvillages = sg_county_villages("360425", villages, 256);
+        assert_true(nvillages > 10);
+    }
+}
+
+/* check_json compares a record's text and jansson forms with the old
+ * builder's text (ref, owned by the caller). */
+static void check_json(const sg_buf *text, json_t *jv, const char *ref)
+{
+    char *dumped = ref_dump(jv);
+
+    if (text->len != strlen(ref) || memcmp(text->data, ref, text->len)) {
+        print_message("new: %.*s\nold: %s\n", (int)text->len, text->data,
+                      ref);
+        fail();
+    }
+    assert_string_equal(dumped, ref);
+    free(dumped);
+}
+
+/* generic_equals_ref checks that the generic converter of the msgpack in
+ * mp gives ref with "kind":"..." in the place of "v":1. */
+static void generic_equals_ref(const sg_buf *mp, const char *ref,
+                               const char *kind)
+{
+    char head[32];
+    sg_buf g;
+    sg_error e;
+    int n = snprintf(head, sizeof head, "{\"kind\":\"%s\"", kind);
+
+    sg_buf_init(&g);
+    assert_int_equal(sg_msgpack_to_json(mp->data, mp->len, &g, &e), 0);
+    assert_memory_equal(g.data, "{\"v\":1", 6);
+    assert_memory_equal(ref, head, (size_t)n);
+    assert_int_equal(g.len - 6, strlen(ref) - (size_t)n);
+    assert_memory_equal(g.data + 6, ref + n, g.len - 6);
+    sg_buf_free(&g);
+}
+
+static void test_records_match_old_json(void **state)
+{
+    int n = 0;
+
+    (void)state;
+    load_villages();
+    for (int iter = 0; iter < 3000; iter++) {
+        sg_buf text, mp, again;
+        sg_error e;
+        sg_kind k;
+        char *ref;
+
+        sg_buf_init(&text);
+        sg_buf_init(&mp);
+        sg_buf_init(&again);
+        if (iter % 2 == 0) {
+            sg_worker w, back;
+            rand_worker(&w);
+            ref = ref_dump(ref_worker_to_jv(&w));
+            sg_worker_to_json(&w, &text);
+            check_json(&text, sg_worker_to_jv(&w), ref);
+            /* JSON -> record -> JSON is the same text. */
+            assert_int_equal(sg_json_decode((const char *)text.data,
+                                            text.len, 0, NULL, &k, &back,
+                                            NULL, &e),
+                             0);
+            assert_int_equal(k, SG_KIND_WORKER);
+            assert_worker_eq(&w, &back);
+            sg_worker_to_json(&back, &again);
+            sg_worker_encode(&w, &mp);
+            generic_equals_ref(&mp, ref, "worker");
+        } else {
+            sg_job j, back;
+            rand_job(&j);
+            ref = ref_dump(ref_job_to_jv(&j));
+            sg_job_to_json(&j, &text);
+            check_json(&text, sg_job_to_jv(&j), ref);
+            assert_int_equal(sg_json_decode((const char *)text.data,
+                                            text.len, 0, NULL, &k, NULL,
+                                            &back, &e),
+                             0);
+            assert_int_equal(k, SG_KIND_JOB);
+            assert_job_eq(&j, &back);
+            sg_job_to_json(&back, &again);
+            sg_job_encode(&j, &mp);
+            generic_equals_ref(&mp, ref, "job");
+        }
+        assert_int_equal(again.len, text.len);
+        assert_memory_equal(again.data, text.data, text.len);
+        n++;
+        free(ref);
+        sg_buf_free(&text);
+        sg_buf_free(&mp);
+        sg_buf_free(&again);
+    }
+    assert_int_equal(n, 3000);
+}
+
+/* rand_double returns any finite double, from its bits. */
+static double rand_double(void)
+{
+    double d;
+
+    do {
+        uint64_t u = (uint64_t)rng() << 32 | rng();
+        memcpy(&d, &u, sizeof d);
+    } while (!isfinite(d));
+    return d;
+}
+
+/* Records that were never validated print as they always did: control
+ * characters escaped, text that is not UTF-8 as "", enum values out of
+ * range as "", any finite coordinate in jansson's number format. */
+static void test_unvalidated_records_match_old_json(void **state)
+{
+    static const double odd[] = {0.0,    -0.0,  1e15,   1e16,  1e-5,
+                                 1e-7,   1e300, -1e-300, 5e-324, 100.0,
+                                 0.1,    1.0 / 3, 123456789012345678.0,
+                                 -2.5e-10, 29.000001};
+    (void)state;
+    load_villages();
+    for (int iter = 0; iter < 2000; iter++) {
+        sg_worker w;
+        sg_job j;
+        sg_buf text;
+        char *ref;
+
+        rand_worker(&w);
+        rand_job(&j);
+        /* Any bytes in the texts, NUL-terminated. */
+        for (size_t i = 0; i + 1 < sizeof w.name; i++) {
+            w.name[i] = (char)(1 + pick(255));
+        }
+        w.name[pick(sizeof w.name)] = '\0';
+        if (iter % 3 == 0) {
+            snprintf(w.name, sizeof w.name, "a\x01\x1f\x7f\"\\/\t\n\r\b\f");
+        }
+        for (size_t i = 0; i < 8; i++) {
+            j.title[i] = (char)(1 + pick(255));
+        }
+        j.title[8] = '\0';
+        w.has_geo = true;
+        w.lat = iter < 15 ? odd[iter] : rand_double();
+        w.lon = rand_double();
+        j.sites[0].has_geo = true;
+        j.sites[0].lat = rand_double();
+        j.sites[0].lon = iter < 15 ? odd[iter] : rand_double();
+        if (iter % 7 == 0) {
+            w.status = 200;
+            w.travel = SG_TRAVEL__COUNT;
+            j.source = 77;
+            j.labor_classes = 0xff;
+            if (w.nskills > 0) {
+                w.skills[0] = 9999; /* no such skill: "" */
+            }
+        }
+
+        sg_buf_init(&text);
+        ref = ref_dump(ref_worker_to_jv(&w));
+        sg_worker_to_json(&w, &text);
+        check_json(&text, sg_worker_to_jv(&w), ref);
+        free(ref);
+        sg_buf_free(&text);
+        ref = ref_dump(ref_job_to_jv(&j));
+        sg_job_to_json(&j, &text);
+        check_json(&text, sg_job_to_jv(&j), ref);
+        free(ref);
+        sg_buf_free(&text);
+    }
+}
+
+/* A record holding a coordinate that is not finite still prints (the
+ * old builder aborted): the number becomes null. */
+static void test_record_not_finite(void **state)
+{
+    sg_worker w;
+    sg_buf b;
+    json_t *jv;
+
+    (void)state;
+    min_worker(&w);
+    w.has_geo = true;
+    w.lat = NAN;
+    w.lon = -INFINITY;
+    sg_buf_init(&b);
+    sg_worker_to_json(&w, &b);
+    assert_true(mem_has(b.data, b.len, "\"lat\":null,\"lon\":null,"));
+    sg_buf_free(&b);
+    jv = sg_worker_to_jv(&w);
+    assert_true(json_is_null(json_object_get(jv, "lat")));
+    json_decref(jv);
+}
+
+/* ---- The generic converter. ---- */
+
+/* conv_ok converts p[0..n) both ways and checks the text (and the
+ * jansson tree, dumped) is want. */
+static void conv_ok(const void *p, size_t n, const char *want)
+{
+    sg_buf b;
+    sg_error e;
+    json_t *jv = NULL;
+    char *text;
+
+    sg_buf_init(&b);
+    sg_buf_append(&b, "<<", 2); /* appends after what is there */
+    sg_error_clear(&e);
+    if (sg_msgpack_to_json(p, n, &b, &e) != 0) {
+        print_message("refused: %s: %s (want %s)\n", e.field, e.reason, want);
+        fail();
+    }
+    assert_memory_equal(b.data, "<<", 2);
+    if (b.len - 2 != strlen(want) || memcmp(b.data + 2, want, b.len - 2)) {
+        print_message("got  %.*s\nwant %s\n", (int)b.len - 2, b.data + 2,
+                      want);
+        fail();
+    }
+    sg_buf_free(&b);
+    assert_int_equal(sg_msgpack_to_jv(p, n, &jv, &e), 0);
+    text = json_dumps(jv, JSON_COMPACT | JSON_ENCODE_ANY |
+                              JSON_REAL_PRECISION(15));
+    assert_string_equal(text, want);
+    free(text);
+    json_decref(jv);
+}
+
+/* conv_err checks both forms refuse p[0..n) with field and a reason that
+ * contains reason, and leave their output as it was. */
+static void conv_err(const void *p, size_t n, const char *field,
+                     const char *reason)
+{
+    sg_buf b;
+    sg_error e;
+    json_t *jv = (json_t *)&b; /* must stay untouched */
+
+    sg_buf_init(&b);
+    sg_buf_append(&b, "keep", 4);
+    sg_error_clear(&e);
+    assert_int_equal(sg_msgpack_to_json(p, n, &b, &e), SG_EINVAL);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.data, "keep", 4);
+    if (strcmp(e.field, field) != 0 || strstr(e.reason, reason) == NULL) {
+        print_message("got %s: %s\nwant %s: %s\n", e.field, e.reason, field,
+                      reason);
+        fail();
+    }
+    sg_buf_free(&b);
+    sg_error_clear(&e);
+    assert_int_equal(sg_msgpack_to_jv(p, n, &jv, &e), SG_EINVAL);
+    assert_ptr_equal(jv, (json_t *)&b);
+    assert_string_equal(e.field, field);
+    assert_non_null(strstr(e.reason, reason));
+}
+
+/* conv_json packs the JSON text in, independently of proto/, and checks
+ * the converter gives it back byte for byte. */
+static void conv_same(const char *json)
+{
+    sg_buf mp;
+
+    json_to_mp(json, &mp);
+    conv_ok(mp.data, mp.len, json);
+    sg_buf_free(&mp);
+}
+
+/* jansson_text is what jansson writes for v (taken): free it. */
+static char *jansson_text(json_t *v)
+{
+    json_t *a = json_array();
+    char *text;
+
+    json_array_append_new(a, v);
+    text = json_dumps(a, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(a);
+    return text;
+}
+
+static void test_convert_values(void **state)
+{
+    msgpack_packer pk;
+    sg_buf mp;
+
+    (void)state;
+    conv_same("null");
+    conv_same("true");
+    conv_same("[false,0,-1,127,128,-32,-33,255,256,65536,-129]");
+    conv_same("[9223372036854775807,-9223372036854775808]");
+    conv_same("{}");
+    conv_same("[]");
+    conv_same("{\"a\":{\"b\":[],\"c\":{}},\"d\":[1,[2,[3]]],\"\":\"\"}");
+    conv_same("\"张三 😀 \\\" \\\\ / \\n\\t\\u0001\\u001F\"");
+    conv_same("[29.1,115.8,-0.5,1e-6,0.0,-0.0,1e20,1.5e-7]");
+
+    /* Every integer encoding msgpack has, against jansson. */
+    {
+        static const int64_t ints[] = {0,           1,          -1,
+                                       -32,         -33,        127,
+                                       128,         255,        256,
+                                       65535,       65536,      -32768,
+                                       -32769,      4294967295, 4294967296,
+                                       INT64_MIN,   INT64_MAX,  -2147483649};
+        for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+            char *want = jansson_text(json_integer(ints[i]));
+            sg_buf_init(&mp);
+            msgpack_packer_init(&pk, &mp, buf_write);
+            msgpack_pack_array(&pk, 1);
+            msgpack_pack_int64(&pk, ints[i]);
+            conv_ok(mp.data, mp.len, want);
+            sg_buf_free(&mp);
+            if (ints[i] >= 0) { /* as uint64 (0xcf) too */
+                static uint8_t u[10] = {0x91, 0xcf};
+                for (int k = 0; k < 8; k++) {
+                    u[2 + k] = (uint8_t)((uint64_t)ints[i] >> (56 - 8 * k));
+                }
+                conv_ok(u, sizeof u, want);
+            }
+            free(want);
+        }
+    }
+
+    /* Numbers: jansson's format for 20,000 doubles of any magnitude. */
+    for (int i = 0; i < 20000; i++) {
+        double d = i < 1000 ? rand_degrees(180) : rand_double();
+        char *want = jansson_text(json_real(d));
+        sg_buf_init(&mp);
+        msgpack_packer_init(&pk, &mp, buf_write);
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_double(&pk, d);
+        conv_ok(mp.data, mp.len, want);
+        free(want);
+        sg_buf_free(&mp);
+    }
+    /* float32 is widened, as the decoder widens it. */
+    {
+        static const uint8_t f32[] = {0x92, 0xca, 0x3d, 0xcc, 0xcc, 0xcd,
+                                      0xca, 0x42, 0xe9, 0x00, 0x00};
+        char *a = jansson_text(json_real((double)0.1f));
+        char want[64];
+        snprintf(want, sizeof want, "[%.*s,116.5]", (int)strlen(a) - 2,
+                 a + 1);
+        conv_ok(f32, sizeof f32, want);
+        free(a);
+    }
+
+    /* Strings: every ASCII byte and some multi-byte characters, each
+     * escaped (or not) exactly as jansson does. */
+    for (int c = 0; c < 0x80; c++) {
+        char s[3] = {'a', (char)c, 'z'};
+        char *want = jansson_text(json_stringn(s, 3));
+        sg_buf_init(&mp);
+        msgpack_packer_init(&pk, &mp, buf_write);
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_str(&pk, 3);
+        msgpack_pack_str_body(&pk, s, 3);
+        conv_ok(mp.data, mp.len, want);
+        free(want);
+        sg_buf_free(&mp);
+    }
+    {
+        static const char *const utf8[] = {"张", "é", "😀", "\xe2\x80\xa8",
+                                           "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf"};
+        for (size_t i = 0; i < sizeof utf8 / sizeof *utf8; i++) {
+            char *want = jansson_text(json_string(utf8[i]));
+            sg_buf_init(&mp);
+            msgpack_packer_init(&pk, &mp, buf_write);
+            msgpack_pack_array(&pk, 1);
+            pk_str(&pk, utf8[i]);
+            conv_ok(mp.data, mp.len, want);
+            free(want);
+            sg_buf_free(&mp);
+        }
+    }
+}
+
+static void test_convert_errors(void **state)
+{
+    uint8_t deep[2048];
+    char json[64];
+    sg_buf mp;
+    json_t *v;
+
+    (void)state;
+    /* Nesting: the same depth as JSON -> msgpack allows. */
+    memset(deep, 0x91, sizeof deep);
+    deep[7] = 0x01;
+    conv_ok(deep, 8, "[[[[[[[1]]]]]]]");
+    deep[7] = 0x90;
+    conv_ok(deep, 8, "[[[[[[[[]]]]]]]]");
+    deep[7] = 0x91;
+    deep[8] = 0x01;
+    conv_err(deep, 9, "[0][0][0][0][0][0][0][0]", "nested too deeply");
+    conv_err(deep, sizeof deep, "[0][0][0][0][0][0][0][0]",
+             "nested too deeply");
+    for (int d = 7; d <= 8; d++) {
+        sg_buf_init(&mp);
+        memset(json, '[', (size_t)d);
+        json[d] = '1';
+        memset(json + d + 1, ']', (size_t)d);
+        json[2 * d + 1] = '\0';
+        v = json_loads(json, 0, NULL);
+        assert_int_equal(sg_json_to_msgpack(v, &mp), d == 7 ? 0 : SG_EINVAL);
+        json_decref(v);
+        sg_buf_free(&mp);
+    }
+
+    /* Hostile sizes: checked against the bytes left, before any loop. */
+    conv_err("\xdd\xff\xff\xff\xff", 5, "", "array has more entries");
+    conv_err("\xdf\xff\xff\xff\xff\x01", 6, "", "map has more entries");
+    conv_err("\xdb\xff\xff\xff\xff" "abc", 8, "", "string longer");
+    conv_err("\xc6\xff\xff\xff\xff", 5, "", "longer than the rest");
+    conv_err("\x91\xdc\xff\xff\x01", 5, "[0]", "array has more entries");
+    conv_err("\x81\xa1k\xde\x00\x09\x01", 7, "k", "map has more entries");
+    {
+        /* 65 keys: over the map limit, though the bytes are there. */
+        uint8_t m[3 + 65 * 3] = {0xde, 0x00, 65};
+        for (int i = 0; i < 65; i++) {
+            m[3 + 3 * i] = 0xa1;
+            m[4 + 3 * i] = (uint8_t)(0x30 + i);
+            m[5 + 3 * i] = 0x00;
+        }
+        conv_err(m, sizeof m, "", "more than 64 keys");
+        m[2] = 64; /* 64 is fine */
+        sg_buf_init(&mp);
+        assert_int_equal(sg_msgpack_to_json(m, sizeof m - 3, &mp, NULL), 0);
+        sg_buf_free(&mp);
+    }
+    conv_err("", 0, "", "truncated input");
+    conv_err("\x92\x01\xcb\x00", 4, "[1]", "truncated input");
+    conv_err("\xcb\x00\x00", 3, "", "truncated input");
+    conv_err("\x01\x02", 2, "", "trailing bytes");
+
+    /* Types JSON has no form for. */
+    conv_err("\xc4\x01" "A", 3, "", "binary data has no JSON form");
+    conv_err("\x81\xa1x\xc4\x00", 5, "x", "binary data");
+    conv_err("\xd4\x01\x00", 3, "", "extension types are not allowed");
+    conv_err("\x91\xc7\x01\x05\x00", 5, "[0]", "extension types");
+    conv_err("\xc1", 1, "", "invalid byte 0xc1");
+    conv_err("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9, "",
+             "integer larger than 9223372036854775807");
+    conv_err("\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9, "",
+             "NaN and infinity have no JSON form");
+    conv_err("\xca\xff\x80\x00\x00", 5, "", "NaN and infinity");
+    /* The path names where: {"a":[1,{"b":NaN}]} */
+    conv_err("\x81\xa1" "a\x92\x01\x81\xa1" "b\xcb\x7f\xf0\x00\x00\x00\x00"
+             "\x00\x00",
+             18, "a[1].b", "NaN and infinity");
+
+    /* Text that is not UTF-8, in values and in keys. */
+    {
+        static const char *const bad[] = {"\xc3\x28", "\xc0\xaf",
+                                          "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                          "\xe5\xbc", "\xff", "a\x80"};
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            uint8_t m[16] = {0x81, 0xa4, 'n', 'a', 'm', 'e'};
+            size_t n = strlen(bad[i]);
+            m[6] = (uint8_t)(0xa0 | n);
+            memcpy(m + 7, bad[i], n);
+            conv_err(m, 7 + n, "name", "not valid UTF-8");
+            m[1] = (uint8_t)(0xa0 | n);
+            memcpy(m + 2, bad[i], n);
+            m[2 + n] = 0xc0;
+            conv_err(m, 3 + n, "", "a key is not valid UTF-8");
+        }
+    }
+
+    /* Keys: strings, no repeats. */
+    conv_err("\x81\x01\x02", 3, "", "a key is not a string");
+    conv_err("\x82\xa1" "a\x01\xa1" "a\x02", 7, "a", "duplicate key");
+    conv_err("\x81\xa1" "a\x81\xa1" "b\x81\xc0\x00", 9, "a.b",
+             "a key is not a string");
+}
+
+/* A clear ID number is never written, by the generic converter either:
+ * its key is refused before the value is read, and nothing of it lands. */
+static void test_convert_idnum(void **state)
+{
+    msgpack_packer pk;
+    sg_buf mp, out;
+    sg_error e;
+    json_t *jv = NULL;
+
+    (void)state;
+    sg_buf_init(&mp);
+    msgpack_packer_init(&pk, &mp, buf_write);
+    msgpack_pack_map(&pk, 2);
+    pk_str(&pk, "name");
+    pk_str(&pk, "x");
+    pk_str(&pk, "id_number");
+    pk_str(&pk, IDNUM);
+    sg_buf_init(&out);
+    assert_int_equal(sg_msgpack_to_json(mp.data, mp.len, &out, &e),
+                     SG_EINVAL);
+    assert_int_equal(out.len, 0);
+    /* The partial text, {"name":"x", (12 bytes), was wiped too. */
+    assert_non_null(out.data);
+    assert_true(all_bytes(out.data, 12, 0));
+    assert_string_equal(e.field, "id_number");
+    assert_non_null(strstr(e.reason, "never written"));
+    assert_null(strstr(e.reason, IDNUM_BIRTH));
+    assert_int_equal(sg_msgpack_to_jv(mp.data, mp.len, &jv, &e), SG_EINVAL);
+    assert_null(jv);
+    sg_buf_free(&out);
+    sg_buf_free(&mp);
+    conv_err("\x91\x81\xa9id_number\xc0", 13, "[0].id_number",
+             "never written as JSON");
+    /* Its protected forms are fine. */
+    conv_same("{\"id_number_hash\":\"00ff\",\"id_number_masked\":\""
+              IDNUM_MASKED "\"}");
+}
+
+/* Random bytes and mutated records: the converter either refuses with a
+ * reason or writes JSON that jansson parses, and both forms agree. */
+static void test_convert_random(void **state)
+{
+    uint8_t buf[SG_RECORD_MAX];
+    sg_worker w;
+    sg_job j;
+    sg_buf src[2];
+    int ok = 0, bad = 0;
+
+    (void)state;
+    full_worker(&w);
+    json_job(JOB_JSON, &j);
+    sg_buf_init(&src[0]);
+    sg_buf_init(&src[1]);
+    sg_worker_encode(&w, &src[0]);
+    sg_job_encode(&j, &src[1]);
+    for (int iter = 0; iter < 20000; iter++) {
+        const sg_buf *s = &src[iter % 2];
+        size_t n = s->len;
+        sg_buf out;
+        sg_error e, e2;
+        json_t *jv = NULL;
+        int rc, rc2;
+
+        memcpy(buf, s->data, n);
+        mutate_bytes(buf, &n, sizeof buf);
+        sg_buf_init(&out);
+        sg_error_clear(&e);
+        rc = sg_msgpack_to_json(buf, n, &out, &e);
+        rc2 = sg_msgpack_to_jv(buf, n, &jv, &e2);
+        assert_int_equal(rc, rc2);
+        if (rc != 0) {
+            assert_int_equal(rc, SG_EINVAL);
+            assert_true(e.reason[0] != '\0');
+            assert_string_equal(e.field, e2.field);
+            assert_string_equal(e.reason, e2.reason);
+            assert_int_equal(out.len, 0);
+            bad++;
+        } else {
+            json_error_t je;
+            json_t *parsed = json_loadb((const char *)out.data, out.len,
+                                        JSON_DECODE_ANY | JSON_ALLOW_NUL |
+                                            JSON_REJECT_DUPLICATES,
+                                        &je);
+            char *text = json_dumps(jv, JSON_COMPACT | JSON_ENCODE_ANY |
+                                            JSON_REAL_PRECISION(15));
+            if (parsed == NULL) {
+                print_message("not JSON (%s): %.*s\n", je.text,
+                              (int)out.len, out.data);
+                fail();
+            }
+            assert_int_equal(strlen(text), out.len);
+            assert_memory_equal(text, out.data, out.len);
+            free(text);
+            json_decref(parsed);
+            json_decref(jv);
+            ok++;
+        }
+        sg_buf_free(&out);
+    }
+    print_message("converter mutations: %d converted, %d refused\n", ok, bad);
+    assert_true(ok > 0 && bad > 0);
+    sg_buf_free(&src[0]);
+    sg_buf_free(&src[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1844,6 +2765,13 @@ int main(void)
         cmocka_unit_test(test_buf_hex),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_random_mutations),
+        cmocka_unit_test(test_records_match_old_json),
+        cmocka_unit_test(test_unvalidated_records_match_old_json),
+        cmocka_unit_test(test_record_not_finite),
+        cmocka_unit_test(test_convert_values),
+        cmocka_unit_test(test_convert_errors),
+        cmocka_unit_test(test_convert_idnum),
+        cmocka_unit_test(test_convert_random),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
