@@ -1,10 +1,13 @@
 /* proto/json.c -- the JSON form of records (NDJSON lines, HTTP bodies).
- * Decoding parses with jansson, converts the value to msgpack bytes and
- * runs the one strict msgpack decoder, so both forms obey exactly the same
- * field rules and error messages.  Encoding builds a jansson object in
- * field order and dumps it compactly with UTF-8 left as is.  A clear ID
- * number that passes through is wiped from every copy made here.  Any
- * thread may call these (jansson is thread-safe for separate values). */
+ * Both directions go through msgpack, so each record has one field list,
+ * its encoder's (proto/msgpack.c), and one decoder.  Decoding parses with
+ * jansson, converts the value to msgpack and runs the strict decoder.
+ * Encoding runs the msgpack encoder -- whose bytes already hold the
+ * JSON-facing values: enum words, dates as text, float64 coordinates --
+ * and a generic msgpack -> JSON walk (text straight into an sg_buf, or a
+ * jansson tree) that writes "kind" where msgpack has the schema version
+ * "v".  A clear ID number is wiped from every copy made here, and the
+ * walk refuses to write one.  Any thread may call these. */
 #include <jansson.h>
 #include <math.h>
 #include <msgpack.h>
