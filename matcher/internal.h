@@ -1,7 +1,8 @@
 /* matcher/internal.h -- private declarations shared by the matcher's files.
  * The compact views that posting values carry (view.c) are what a query
- * scores, so store.c writes them and match.c reads them; both go through
- * the functions here so the byte layout is written down in one place.
+ * scores, so store_records.c writes them and match.c reads them; both go
+ * through the functions here so the byte layout is written down in one
+ * place.
  * The push rules (push.c) that api.c and the CLI run after a write are
  * here too. */
 #ifndef SG_MATCHER_INTERNAL_H
