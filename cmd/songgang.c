@@ -545,7 +545,15 @@ static int write_one(const opts *o, bool is_delete)
     if (!is_delete && o->job == NULL) {
         return usage("close-job needs --job ID");
     }
-    if (rc != 0 || (rc = load_weights(o, &w)) != 0 ||
+    if (rc != 0) {
+        return rc;
+    }
+    const char *id = o->worker != NULL ? o->worker : o->job;
+    if (!sg_id_valid(id, strlen(id))) {
+        return fail("%s: not an id (1-32 of A-Z a-z 0-9 _ -)",
+                    o->worker != NULL ? "--worker" : "--job");
+    }
+    if ((rc = load_weights(o, &w)) != 0 ||
         (rc = open_store(o, true, &s)) != 0) {
         return rc;
     }
