@@ -5,7 +5,8 @@
  * object looked up is checked against the caller's role and scope (404
  * for what the caller may not know exists).  Bodies come in as JSON or
  * msgpack through proto's strict decoders and go out in the format the
- * client accepts.  Writes push events in the same transaction (push.c).
+ * client accepts.  Writes go through the one write path (write.c), which
+ * pushes events in the same transaction (push.c).
  * Every reply carries the data version it reflects; a 200 that depends on
  * nothing but the request and the data also says until when a gateway may
  * reuse it (cache_until, docs/protocol.md "Reusing replies").
@@ -22,6 +23,7 @@
 #include "internal.h"
 #include "songgang/api.h"
 #include "songgang/auth.h"
+#include "songgang/write.h"
 
 #define DEFAULT_PUSH_TOP 50
 #define JOBS_LIMIT_MAX 100     /* GET /v1/jobs */
@@ -49,7 +51,7 @@ typedef struct rq {
     bool msgpack;                  /* answer in msgpack */
     sg_principal who;              /* the caller */
     char arg[SG_MSG_PATH_MAX + 1]; /* the {id} or {code} of the path */
-    sg__push push;                 /* events appended so far */
+    sg_write wr;                   /* its writes and the events appended */
     bool cacheable;                /* its route's replies may be reused */
 } rq;
 
@@ -396,20 +398,8 @@ static int decode_worker(rq *r, sg_worker *w)
     return rc != 0 ? fail_rc(r, rc, &e) : 0;
 }
 
-/* ---- Writes: a record and its pushes, in one transaction. ---- */
-
-static int write_job(rq *r, const sg_job *old, const sg_job *j, sg_error *e)
-{
-    int rc = sg_txn_put_job(r->t, j, e);
-    return rc != 0 ? rc : sg__push_job(&r->push, old, j);
-}
-
-static int write_worker(rq *r, const sg_worker *old, const sg_worker *w,
-                        sg_error *e)
-{
-    int rc = sg_txn_put_worker(r->t, w, e);
-    return rc != 0 ? rc : sg__push_worker(&r->push, old, w);
-}
+/* ---- Writes: each handler checks who may write what, then calls the
+ * one write path (songgang/write.h) with the record it read. ---- */
 
 /* ---- Jobs. ---- */
 
@@ -433,7 +423,7 @@ static int h_job_post(rq *r)
     if (rc == 0) {
         return fail(r, 409, "id", "a job with this id exists");
     }
-    if (rc != SG_ENOTFOUND || (rc = write_job(r, NULL, &j, &e)) != 0) {
+    if (rc != SG_ENOTFOUND || (rc = sg_write_job_over(&r->wr, NULL, &j, &e)) != 0) {
         return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 201, sg_job_to_jv(&j));
@@ -476,7 +466,7 @@ static int h_job_put(rq *r)
     if (!job_in_scope(&j, r->who.scope)) {
         return fail(r, 403, "sites", "no site is under your scope");
     }
-    if ((rc = write_job(r, exists ? &old : NULL, &j, &e)) != 0) {
+    if ((rc = sg_write_job_over(&r->wr, exists ? &old : NULL, &j, &e)) != 0) {
         return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 200, sg_job_to_jv(&j));
@@ -491,13 +481,8 @@ static int h_job_delete(rq *r)
     if (rc != 0) {
         return rc;
     }
-    if (j.state != SG_JOB_CLOSED) {
-        sg_job closed = j;
-        closed.state = SG_JOB_CLOSED;
-        if ((rc = write_job(r, &j, &closed, &e)) != 0) {
-            return fail_rc(r, rc, &e);
-        }
-        j = closed;
+    if ((rc = sg_write_close_job(&r->wr, j.id, &j)) != 0) {
+        return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 200, sg_job_to_jv(&j));
 }
@@ -664,7 +649,7 @@ static int h_worker_post(rq *r)
     if (rc == 0) {
         return fail(r, 409, "id", "a worker with this id exists");
     }
-    if (rc != SG_ENOTFOUND || (rc = write_worker(r, NULL, &w, &e)) != 0) {
+    if (rc != SG_ENOTFOUND || (rc = sg_write_worker_over(&r->wr, NULL, &w, &e)) != 0) {
         return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 201, sg_worker_to_jv(&w));
@@ -709,7 +694,8 @@ static int h_worker_put(rq *r)
     if (!under(w.region, r->who.scope)) {
         return fail(r, 403, "region", "outside your scope");
     }
-    if ((rc = write_worker(r, exists ? &old : NULL, &w, &e)) != 0) {
+    if ((rc = sg_write_worker_over(&r->wr, exists ? &old : NULL, &w,
+                                   &e)) != 0) {
         return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 200, sg_worker_to_jv(&w));
@@ -807,56 +793,32 @@ static int h_token(rq *r)
     return reply_jv(r, 200, o);
 }
 
-/* import_line takes one NDJSON line: 0 when it landed, 1 when it was
- * rejected (and listed), or a negative SG_E* when the store failed. */
+/* import_line takes one NDJSON line through the shared path (scoped to
+ * the caller): 0 when it landed, 1 when it was rejected (and listed), or
+ * a negative SG_E* when the store failed. */
 static int import_line(rq *r, const char *line, size_t len, long lineno,
                        json_t *errors, long *rejected)
 {
-    sg_worker w, old;
     sg_error e;
     sg_error_clear(&e);
-    sg_kind kind;
-    int rc = sg_json_decode(line, len, SG_KIND_WORKER, sg_store_idkey(r->a->s),
-                            &kind, &w, NULL, &e);
-    bool exists = false;
-    if (rc == 0) {
-        rc = sg_txn_get_worker(r->t, w.id, &old);
-        exists = rc == 0;
-        if (rc == SG_ENOTFOUND) {
-            rc = 0;
-        } else if (rc != 0) {
-            return rc;
-        }
-        /* An officer's lines stay inside its scope, both ways. */
-        if (exists && !worker_visible(&r->who, &old)) {
-            rc = sg_error_set(&e, SG_EINVAL, "id", "not in your scope");
-        } else if (!under(w.region, r->who.scope)) {
-            rc = sg_error_set(&e, SG_EINVAL, "region", "outside your scope");
-        }
-    }
-    if (rc == 0) {
-        rc = write_worker(r, exists ? &old : NULL, &w, &e);
-        if (rc != 0 && rc != SG_EINVAL && rc != SG_EEXIST) {
-            return rc; /* the store, not the line */
-        }
-    }
-    if (rc == 0) {
-        return 0;
+    int rc = sg_write_import_line(&r->wr, line, len, SG_KIND_WORKER,
+                                  sg_store_idkey(r->a->s), NULL, &e);
+    if (rc <= 0) {
+        return rc;
     }
     (*rejected)++;
     if (json_array_size(errors) < IMPORT_ERRORS_MAX) {
         json_t *o = json_object();
         json_object_set_new(o, "line", json_integer(lineno));
         json_object_set_new(o, "field", json_string(e.field));
-        json_object_set_new(
-            o, "reason", json_string(e.reason[0] ? e.reason : sg_strerror(rc)));
+        json_object_set_new(o, "reason", json_string(e.reason));
         json_array_append_new(errors, o);
     }
     return 1;
 }
 
 /* h_import loads NDJSON workers line by line: each good line lands (in
- * its own nested transaction, with its pushes), each bad one is listed
+ * atomically, with its pushes), each bad one is listed
  * with its line number; the first IMPORT_ERRORS_MAX are listed. */
 static int h_import(rq *r)
 {
@@ -870,6 +832,7 @@ static int h_import(rq *r)
     }
     json_t *errors = json_array();
     long accepted = 0, rejected = 0, lineno = 0;
+    r->wr.scope = r->who.scope; /* an officer's lines stay in its scope */
     const char *p = (const char *)q->body, *end = p + q->body_len;
     int rc = 0;
     while (rc >= 0 && p != NULL && p < end) {
@@ -1388,10 +1351,7 @@ int sg_api_handle(sg_api *a, sg_txn *t, const sg_msg_req *req,
     r.body = body;
     r.off = body->len;
     r.msgpack = req->accept == SG_FMT_MSGPACK;
-    r.push.t = t;
-    r.push.top = a->push_top;
-    r.push.w = &a->w;
-    r.push.as_of = sg_today();
+    sg_write_init(&r.wr, t, 0, a->push_top, &a->w);
     int rc = dispatch(&r);
     reply->body = body->data != NULL ? body->data + r.off : NULL;
     reply->body_len = body->len - r.off;
@@ -1399,8 +1359,8 @@ int sg_api_handle(sg_api *a, sg_txn *t, const sg_msg_req *req,
         reply->stream == SG_STREAM_NONE) {
         reply->cache_until_ms = cache_until(&r, now);
     }
-    if (rc == 0 && last_seq != NULL && r.push.last_seq > *last_seq) {
-        *last_seq = r.push.last_seq;
+    if (rc == 0 && last_seq != NULL && r.wr.last_seq > *last_seq) {
+        *last_seq = r.wr.last_seq;
     }
     return rc;
 }
