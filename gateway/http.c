@@ -691,6 +691,14 @@ static void conn_flush(sg__conn *c)
 
 /* ---- Dispatch. ---- */
 
+/* route_has tells whether the request's route has flag (routes.h). */
+static bool route_has(const sg__hreq *r, unsigned flag)
+{
+    const sg_route *rt = sg_route_get(r->route_id);
+
+    return rt != NULL && (rt->flags & flag) != 0;
+}
+
 static void on_reply(void *arg, int rc, const sg_msg_reply *rep,
                      const sg_error *e)
 {
@@ -719,9 +727,9 @@ static void on_reply(void *arg, int rc, const sg_msg_reply *rep,
         }
         /* The reply to /metrics is counted before it is rendered. */
         sg_buf_init(&b);
-        g->metrics.req[SG__R_METRICS][200]++;
+        g->metrics.req[SG_ROUTE_METRICS][200]++;
         sg__metrics_render(g, &b);
-        g->metrics.req[SG__R_METRICS][200]--;
+        g->metrics.req[SG_ROUTE_METRICS][200]--;
         respond(r, 200, SG_FMT_TEXT, b.data, b.len, 0);
         sg_buf_free(&b);
         return;
@@ -735,7 +743,7 @@ static void on_reply(void *arg, int rc, const sg_msg_reply *rep,
         return;
     }
     if (rep->stream != SG_STREAM_NONE && rep->status == 200 &&
-        r->route == SG__R_EVENTS && r->method == HTTP_GET) {
+        route_has(r, SG_ROUTE_STREAM)) {
         sg_buf_init(&b);
         r->stream = sg__events_begin(&g->events, r, rep, &b);
         if (r->stream == NULL) {
@@ -799,9 +807,8 @@ static void dispatch(sg__hreq *r)
 
     /* /healthz and /metrics are the gateway's own: one SG /stats. */
     sg_error_clear(&e);
-    if ((r->route == SG__R_HEALTHZ || r->route == SG__R_METRICS) &&
-        r->method == HTTP_GET) {
-        r->kind = r->route == SG__R_HEALTHZ ? SG__K_HEALTHZ : SG__K_METRICS;
+    if (r->route_id == SG_ROUTE_HEALTHZ || r->route_id == SG_ROUTE_METRICS) {
+        r->kind = r->route_id == SG_ROUTE_HEALTHZ ? SG__K_HEALTHZ : SG__K_METRICS;
         rc = sg__req_build(&m, "SG", "/stats", 6, NULL, NULL, SG_FMT_NONE,
                            SG_FMT_JSON, 0, NULL, 0, &e);
         assert(rc == 0);
@@ -1053,9 +1060,13 @@ static int on_headers_complete(llhttp_t *p)
     r->method_known = true;
     r->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
     plen = sg__path_len((const char *)r->url.data, r->url.len);
-    r->route = sg__route_of((const char *)r->url.data, plen);
-    r->body_max = (r->route == SG__R_IMPORT && r->method == HTTP_POST)
-                      ? o->max_import_body
+    /* The label is the path's, whatever the method (a PATCH to /v1/jobs
+     * counts under "/v1/jobs"); the route id is the method's. */
+    r->route_id = sg_route_match(llhttp_method_name(r->method),
+                                 (const char *)r->url.data, plen,
+                                 SG_ROUTE_API | SG_ROUTE_GATEWAY, &r->route,
+                                 NULL, 0);
+    r->body_max = route_has(r, SG_ROUTE_BULK) ? o->max_import_body
                       : o->max_body;
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->body_max) {
         hreq_error(r, 413, "payload_too_large", "",

@@ -21,6 +21,7 @@
 
 #include "songgang/gateway.h"
 #include "songgang/msg.h"
+#include "songgang/routes.h"
 
 typedef struct sg__conn sg__conn;
 typedef struct sg__hreq sg__hreq;
@@ -51,25 +52,6 @@ int sg__err_nng(int nngrc);
 
 /* ---- Routes and metrics (metrics.c). ---- */
 
-enum sg__route {
-    SG__R_OTHER,
-    SG__R_JOBS,
-    SG__R_JOB,
-    SG__R_JOB_CANDIDATES,
-    SG__R_WORKERS,
-    SG__R_IMPORT,
-    SG__R_WORKER,
-    SG__R_WORKER_MATCHES,
-    SG__R_WORKER_TOKEN,
-    SG__R_REGION_JOBS,
-    SG__R_ME,
-    SG__R_ME_MATCHES,
-    SG__R_EVENTS,
-    SG__R_HEALTHZ,
-    SG__R_METRICS,
-    SG__R__COUNT
-};
-
 #define SG__HIST_BUCKETS 14
 
 /* sg__hist is a Prometheus histogram with fixed bucket bounds. */
@@ -80,8 +62,8 @@ typedef struct sg__hist {
 } sg__hist;
 
 typedef struct sg__metrics {
-    uint64_t req[SG__R__COUNT][600]; /* requests by route and status */
-    sg__hist dur[SG__R__COUNT];      /* request durations by route */
+    uint64_t req[SG_ROUTE__COUNT][600]; /* requests by route and status */
+    sg__hist dur[SG_ROUTE__COUNT];      /* request durations by route */
     sg__hist rtt;                    /* matcher round trips */
     uint64_t lmdb_bytes;             /* from the last SG /stats */
     bool have_lmdb;                  /* lmdb_bytes is known */
@@ -89,9 +71,8 @@ typedef struct sg__metrics {
     uint64_t streams_dropped;        /* SSE streams ended as too slow */
 } sg__metrics;
 
-/* sg__route_of classifies a request path (no query) into a route. */
-int sg__route_of(const char *path, size_t len);
-/* sg__route_name returns the route's pattern, e.g. "/v1/jobs/{id}". */
+/* sg__route_name returns the metrics label of a route id
+ * (songgang/routes.h): its pattern, e.g. "/v1/jobs/{id}", or "other". */
 const char *sg__route_name(int route);
 /* sg__metrics_request counts one answered request. */
 void sg__metrics_request(sg__metrics *m, int route, int status, double secs);
@@ -284,7 +265,8 @@ struct sg__hreq {
     bool http10;                    /* an HTTP/1.0 request */
     bool close_after;               /* close once this is written */
     bool expect_continue;           /* Expect: 100-continue */
-    int route;                      /* enum sg__route */
+    int route;                      /* label: first route of its path */
+    int route_id;                   /* the route for its method */
     int status;                     /* the answer's status */
     int err_status;                 /* an error found while parsing */
     const char *err_code;           /* its code ("bad_request"...) */

@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "songgang/api.h"
 #include "songgang/auth.h"
+#include "songgang/routes.h"
 
 #define DEFAULT_PUSH_TOP 50
 #define JOBS_LIMIT_MAX 100     /* GET /v1/jobs */
@@ -1213,67 +1214,39 @@ static int h_stats(rq *r)
 
 #define ROLE(x) (1u << SG_ROLE_##x)
 
-typedef struct route {
-    const char *method;  /* GET, POST, PUT, DELETE, SG */
-    const char *pattern; /* path; '*' stands for one segment */
-    unsigned roles;      /* ROLE() bits; 0 = no credential (internal) */
-    int (*fn)(rq *r);    /* the handler */
-    bool cache;          /* a 200 depends only on the request, the
-                            credential, the data and today (cache_until) */
-} route;
+/* The API's part of each route (songgang/routes.h has the rest: method,
+ * pattern, whether a 200 may be reused). */
+typedef struct handler {
+    unsigned roles;   /* ROLE() bits; 0 = no credential (internal) */
+    int (*fn)(rq *r); /* the handler */
+} handler;
 
-static const route routes[] = {
-    {"GET", "/v1/jobs", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
-     h_jobs_list, true},
-    {"POST", "/v1/jobs", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_post, false},
-    {"GET", "/v1/jobs/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
-     h_job_get, true},
-    {"PUT", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_put, false},
-    {"DELETE", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_delete,
-     false},
-    {"GET", "/v1/jobs/*/candidates", ROLE(ADMIN) | ROLE(EMPLOYER),
-     h_candidates, true},
-    {"POST", "/v1/workers", ROLE(ADMIN) | ROLE(OFFICER), h_worker_post, false},
-    {"POST", "/v1/workers:import", ROLE(ADMIN) | ROLE(OFFICER), h_import,
-     false},
-    {"GET", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_worker_get, true},
-    {"PUT", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER), h_worker_put, false},
-    {"GET", "/v1/workers/*/matches", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_worker_matches, true},
-    {"POST", "/v1/workers/*/token", ROLE(ADMIN) | ROLE(OFFICER), h_token,
-     false},
-    {"GET", "/v1/regions/*/jobs", ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs,
-     true},
-    {"GET", "/v1/me", ROLE(WORKER), h_me, true},
-    {"GET", "/v1/me/matches", ROLE(WORKER), h_me_matches, true},
-    {"GET", "/v1/events", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER), h_events,
-     false},
-    {"SG", "/events/poll", 0, h_poll, false},
-    {"SG", "/stats", 0, h_stats, false},
-    {"SG", "/version", 0, h_version, false},
+static const handler handlers[SG_ROUTE__COUNT] = {
+    [SG_ROUTE_JOBS_LIST] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
+                            h_jobs_list},
+    [SG_ROUTE_JOB_POST] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_post},
+    [SG_ROUTE_JOB_GET] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
+                          h_job_get},
+    [SG_ROUTE_JOB_PUT] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_put},
+    [SG_ROUTE_JOB_DELETE] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_delete},
+    [SG_ROUTE_JOB_CANDIDATES] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_candidates},
+    [SG_ROUTE_WORKER_POST] = {ROLE(ADMIN) | ROLE(OFFICER), h_worker_post},
+    [SG_ROUTE_IMPORT] = {ROLE(ADMIN) | ROLE(OFFICER), h_import},
+    [SG_ROUTE_WORKER_GET] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                             h_worker_get},
+    [SG_ROUTE_WORKER_PUT] = {ROLE(ADMIN) | ROLE(OFFICER), h_worker_put},
+    [SG_ROUTE_WORKER_MATCHES] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                                 h_worker_matches},
+    [SG_ROUTE_WORKER_TOKEN] = {ROLE(ADMIN) | ROLE(OFFICER), h_token},
+    [SG_ROUTE_REGION_JOBS] = {ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs},
+    [SG_ROUTE_ME] = {ROLE(WORKER), h_me},
+    [SG_ROUTE_ME_MATCHES] = {ROLE(WORKER), h_me_matches},
+    [SG_ROUTE_EVENTS] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                         h_events},
+    [SG_ROUTE_POLL] = {0, h_poll},
+    [SG_ROUTE_STATS] = {0, h_stats},
+    [SG_ROUTE_VERSION] = {0, h_version},
 };
-
-/* path_match matches path against pattern, copying the one '*' segment
- * (non-empty, no '/') into arg. */
-static bool path_match(const char *pat, const char *path, char *arg, size_t cap)
-{
-    while (*pat != '\0') {
-        if (*pat == '*') {
-            size_t n = strcspn(path, "/");
-            if (n == 0 || n >= cap) {
-                return false;
-            }
-            memcpy(arg, path, n);
-            arg[n] = '\0';
-            path += n;
-            pat++;
-        } else if (*pat++ != *path++) {
-            return false;
-        }
-    }
-    return *path == '\0';
-}
 
 static const char *const role_words[SG_ROLE__COUNT] = {
     "", "an admin", "an officer", "an employer", "a worker",
@@ -1282,25 +1255,17 @@ static const char *const role_words[SG_ROLE__COUNT] = {
 /* dispatch routes, authenticates and runs the handler. */
 static int dispatch(rq *r)
 {
-    const route *rt = NULL;
-    bool path_known = false;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (path_match(routes[i].pattern, r->req->path, r->arg,
-                       sizeof(r->arg))) {
-            path_known = true;
-            if (strcmp(routes[i].method, r->req->method) == 0) {
-                rt = &routes[i];
-                break;
-            }
-        }
+    int any;
+    int id = sg_route_match(r->req->method, r->req->path,
+                            strlen(r->req->path),
+                            SG_ROUTE_API | SG_ROUTE_INTERNAL, &any, r->arg,
+                            sizeof(r->arg));
+    const handler *rt = id != SG_ROUTE_NONE ? &handlers[id] : NULL;
+    if (rt == NULL || rt->fn == NULL) {
+        return any != SG_ROUTE_NONE ? fail(r, 405, "", "method not allowed")
+                                    : fail(r, 404, "", "no such path");
     }
-    if (rt == NULL) {
-        return path_known ? fail(r, 405, "", "method not allowed")
-                          : fail(r, 404, "", "no such path");
-    }
-    /* Re-match: a later pattern may have overwritten arg. */
-    path_match(rt->pattern, r->req->path, r->arg, sizeof(r->arg));
-    r->cacheable = rt->cache;
+    r->cacheable = (sg_route_get(id)->flags & SG_ROUTE_CACHE) != 0;
     if (rt->roles != 0) {
         if (r->req->cred[0] == '\0') {
             return fail(r, 401, "", "a credential is required");

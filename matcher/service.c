@@ -27,6 +27,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "songgang/routes.h"
 #include "songgang/service.h"
 
 #define CONTEXTS_DEFAULT 64
@@ -248,11 +249,20 @@ static void post_recv(slot *s)
  * read to a reader thread costs two context switches per request, 30-40%
  * of the matches route's throughput.  Reads that may run for long (the
  * region lists walk every worker under a code) still go to the readers,
- * so that NNG's task threads are never held for seconds. */
+ * so that NNG's task threads are never held for seconds: the routes
+ * marked SG_ROUTE_LONG (songgang/routes.h).  An unknown path is a 404
+ * at once, so it runs in place too. */
 static bool inline_read(const sg_msg_req *req)
 {
-    return !sg_api_is_write(req) &&
-           strncmp(req->path, "/v1/regions/", 12) != 0;
+    int id;
+
+    if (sg_api_is_write(req)) {
+        return false;
+    }
+    id = sg_route_match(req->method, req->path, strlen(req->path),
+                        SG_ROUTE_API | SG_ROUTE_INTERNAL, NULL, NULL, 0);
+    return id == SG_ROUTE_NONE ||
+           (sg_route_get(id)->flags & SG_ROUTE_LONG) == 0;
 }
 
 /* read_one answers a read request in a read transaction and sends it. */

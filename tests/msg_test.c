@@ -2,7 +2,8 @@
  * round trips of requests, replies, events and the doorbell; every kind
  * of bad input with the field it must name; hostile headers that claim
  * more than the bytes hold; every truncation; and a random mutation loop
- * whose survivors must re-encode to themselves.  Inputs are copied to
+ * whose survivors must re-encode to themselves; the route table and its
+ * path matcher (songgang/routes.h).  Inputs are copied to
  * exact-size heap buffers so that ASan catches any read past the end. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <msgpack.h>
 
 #include "songgang/msg.h"
+#include "songgang/routes.h"
 
 /* ---- Helpers: hand-built msgpack. ---- */
 
@@ -1268,6 +1270,176 @@ static void test_doorbell(void **state)
     assert_int_equal(seq, 5);
 }
 
+/* ---- The route table (songgang/routes.h). ---- */
+
+#define ALL (SG_ROUTE_API | SG_ROUTE_GATEWAY | SG_ROUTE_INTERNAL)
+
+/* match is sg_route_match on a NUL-terminated path. */
+static int match(const char *method, const char *path, unsigned where,
+                 int *any, char *arg, size_t cap)
+{
+    return sg_route_match(method, path, strlen(path), where, any, arg, cap);
+}
+
+static void test_routes_every_pattern(void **state)
+{
+    static const struct {
+        const char *method, *path, *arg;
+        int id;
+        unsigned flags;
+    } cases[] = {
+        {"GET", "/v1/jobs", "", SG_ROUTE_JOBS_LIST, SG_ROUTE_CACHE},
+        {"POST", "/v1/jobs", "", SG_ROUTE_JOB_POST, 0},
+        {"GET", "/v1/jobs/J1", "J1", SG_ROUTE_JOB_GET, SG_ROUTE_CACHE},
+        {"PUT", "/v1/jobs/J1", "J1", SG_ROUTE_JOB_PUT, 0},
+        {"DELETE", "/v1/jobs/J-x_2", "J-x_2", SG_ROUTE_JOB_DELETE, 0},
+        {"GET", "/v1/jobs/J1/candidates", "J1", SG_ROUTE_JOB_CANDIDATES,
+         SG_ROUTE_CACHE},
+        {"POST", "/v1/workers", "", SG_ROUTE_WORKER_POST, 0},
+        {"POST", "/v1/workers:import", "", SG_ROUTE_IMPORT, SG_ROUTE_BULK},
+        {"GET", "/v1/workers/W1", "W1", SG_ROUTE_WORKER_GET, SG_ROUTE_CACHE},
+        {"PUT", "/v1/workers/W1", "W1", SG_ROUTE_WORKER_PUT, 0},
+        {"GET", "/v1/workers/W1/matches", "W1", SG_ROUTE_WORKER_MATCHES,
+         SG_ROUTE_CACHE},
+        {"POST", "/v1/workers/W1/token", "W1", SG_ROUTE_WORKER_TOKEN, 0},
+        {"GET", "/v1/regions/360425108/jobs", "360425108",
+         SG_ROUTE_REGION_JOBS, SG_ROUTE_CACHE | SG_ROUTE_LONG},
+        {"GET", "/v1/me", "", SG_ROUTE_ME, SG_ROUTE_CACHE},
+        {"GET", "/v1/me/matches", "", SG_ROUTE_ME_MATCHES, SG_ROUTE_CACHE},
+        {"GET", "/v1/events", "", SG_ROUTE_EVENTS, SG_ROUTE_STREAM},
+        {"GET", "/healthz", "", SG_ROUTE_HEALTHZ, 0},
+        {"GET", "/metrics", "", SG_ROUTE_METRICS, 0},
+        {"SG", "/events/poll", "", SG_ROUTE_POLL, 0},
+        {"SG", "/stats", "", SG_ROUTE_STATS, 0},
+        {"SG", "/version", "", SG_ROUTE_VERSION, 0},
+    };
+    const unsigned kinds = SG_ROUTE_CACHE | SG_ROUTE_LONG | SG_ROUTE_BULK |
+                           SG_ROUTE_STREAM;
+    bool seen[SG_ROUTE__COUNT] = {false};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char arg[64] = "junk";
+        int any = -1;
+        int id = match(cases[i].method, cases[i].path, ALL, &any, arg,
+                       sizeof arg);
+        const sg_route *rt = sg_route_get(id);
+
+        assert_int_equal(id, cases[i].id);
+        assert_string_equal(arg, cases[i].arg);
+        assert_non_null(rt);
+        assert_string_equal(rt->method, cases[i].method);
+        assert_int_equal(rt->flags & kinds, cases[i].flags);
+        assert_non_null(rt->name);
+        /* The label is the first route of the same pattern. */
+        assert_true(any >= 1 && any <= id);
+        assert_string_equal(sg_route_get(any)->pattern, rt->pattern);
+        seen[id] = true;
+    }
+    /* Every route in the table was reached once, and each is in exactly
+     * one of the three places. */
+    for (int id = 1; id < SG_ROUTE__COUNT; id++) {
+        unsigned w = sg_route_get(id)->flags &
+                     (SG_ROUTE_API | SG_ROUTE_GATEWAY | SG_ROUTE_INTERNAL);
+        assert_true(seen[id]);
+        assert_true(w == SG_ROUTE_API || w == SG_ROUTE_GATEWAY ||
+                    w == SG_ROUTE_INTERNAL);
+    }
+    assert_null(sg_route_get(SG_ROUTE_NONE));
+    assert_null(sg_route_get(SG_ROUTE__COUNT));
+    assert_null(sg_route_get(-1));
+    assert_string_equal(sg_route_get(SG_ROUTE_REGION_JOBS)->pattern,
+                        "/v1/regions/{code}/jobs");
+    assert_string_equal(sg_route_get(SG_ROUTE_JOB_CANDIDATES)->pattern,
+                        "/v1/jobs/{id}/candidates");
+}
+
+static void test_routes_unknown(void **state)
+{
+    static const char *const paths[] = {
+        "", "/", "/v1", "/v1/", "/v1/jobs/", "/v1/jobs//candidates",
+        "/v1/jobs/J1/", "/v1/jobs/J1/candidates/x", "/v1/jobs/J1/x",
+        "/v1/workers:import/x", "/v1/workersimport", "/v1/workers/W1/x",
+        "/v1/regions/36/x", "/v1/regions//jobs", "/v1/me/", "/v1/me/x",
+        "/v1/events/1", "/v2/jobs", "v1/jobs", "/V1/jobs", "/healthz/",
+        "/metricsx", "/stats/", "//v1/jobs",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char arg[16] = "keep";
+        int any = -1;
+
+        assert_int_equal(match("GET", paths[i], ALL, &any, arg, sizeof arg),
+                         SG_ROUTE_NONE);
+        assert_int_equal(any, SG_ROUTE_NONE);
+        assert_string_equal(arg, "keep"); /* untouched on no match */
+    }
+    /* Only the bytes given count: a longer buffer is not read on. */
+    assert_int_equal(sg_route_match("GET", "/v1/jobs/J1", 8, ALL, NULL,
+                                    NULL, 0),
+                     SG_ROUTE_JOBS_LIST);
+}
+
+static void test_routes_405_and_where(void **state)
+{
+    char arg[16];
+    int any = -1;
+
+    (void)state;
+    /* A known path with another method: none, but any names the path. */
+    assert_int_equal(match("PATCH", "/v1/jobs/J1", ALL, &any, arg, 16),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_JOB_GET);
+    assert_int_equal(match("POST", "/v1/me", ALL, &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_ME);
+    assert_int_equal(match(NULL, "/v1/workers/W1/token", ALL, &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_WORKER_TOKEN);
+    /* The API sees internal routes (HTTP GET /stats is a 405 there) but
+     * not the gateway's own (POST /healthz reaching it is a 404). */
+    assert_int_equal(match("GET", "/stats", SG_ROUTE_API | SG_ROUTE_INTERNAL,
+                           &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_STATS);
+    assert_int_equal(match("SG", "/v1/jobs", SG_ROUTE_API | SG_ROUTE_INTERNAL,
+                           &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_JOBS_LIST);
+    assert_int_equal(match("GET", "/healthz",
+                           SG_ROUTE_API | SG_ROUTE_INTERNAL, &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_NONE);
+    /* The gateway labels its own and the API's, not the internal ones. */
+    assert_int_equal(match("GET", "/metrics", SG_ROUTE_API | SG_ROUTE_GATEWAY,
+                           &any, NULL, 0),
+                     SG_ROUTE_METRICS);
+    assert_int_equal(match("GET", "/events/poll",
+                           SG_ROUTE_API | SG_ROUTE_GATEWAY, &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_NONE);
+}
+
+static void test_routes_arg_cap(void **state)
+{
+    char arg[4] = "abc";
+    int any = -1;
+
+    (void)state;
+    /* A segment that does not fit arg matches nothing (404, not a cut
+     * id); with no arg, any length goes. */
+    assert_int_equal(match("GET", "/v1/jobs/J123", ALL, &any, arg, 4),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_NONE);
+    assert_string_equal(arg, "abc");
+    assert_int_equal(match("GET", "/v1/jobs/J12", ALL, &any, arg, 4),
+                     SG_ROUTE_JOB_GET);
+    assert_string_equal(arg, "J12");
+    assert_int_equal(match("GET", "/v1/jobs/J123456789", ALL, &any, NULL, 0),
+                     SG_ROUTE_JOB_GET);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1287,6 +1459,10 @@ int main(void)
         cmocka_unit_test(test_events_bad),
         cmocka_unit_test(test_events_mutations),
         cmocka_unit_test(test_doorbell),
+        cmocka_unit_test(test_routes_every_pattern),
+        cmocka_unit_test(test_routes_unknown),
+        cmocka_unit_test(test_routes_405_and_where),
+        cmocka_unit_test(test_routes_arg_cap),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
