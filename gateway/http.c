@@ -303,12 +303,13 @@ static void respond_error(sg__hreq *r, int status, const char *code,
                           const char *msg, const char *field, int retry_after)
 {
     sg_buf b;
-    bool mp = r->accept == SG_FMT_MSGPACK;
+    sg_fmt f;
 
     sg_buf_init(&b);
-    sg__error_body(&b, mp, code, msg, field);
-    respond(r, status, mp ? SG_FMT_MSGPACK : SG_FMT_JSON, b.data, b.len,
-            retry_after);
+    f = sg_error_body(&b, r->accept == SG_FMT_MSGPACK ? SG_FMT_MSGPACK
+                                                      : SG_FMT_JSON,
+                      code, msg, field);
+    respond(r, status, f, b.data, b.len, retry_after);
     sg_buf_free(&b);
 }
 

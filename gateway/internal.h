@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "../proto/shared.h"
 #include "songgang/gateway.h"
 #include "songgang/msg.h"
 #include "songgang/routes.h"
@@ -45,10 +46,9 @@ void sg__log(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define SG__LOG(...) sg__log(__FILE__, __LINE__, __VA_ARGS__)
 
-/* sg__err_uv and sg__err_nng translate a library's error code into an
- * SG_E* (gateway.c: the one place that does it). */
+/* sg__err_uv translates a libuv error code into an SG_E* (gateway.c:
+ * the one place that does it); sg__err_nng is proto's (shared.h). */
 int sg__err_uv(int uvrc);
-int sg__err_nng(int nngrc);
 
 /* ---- Routes and metrics (metrics.c). ---- */
 
@@ -361,10 +361,6 @@ int sg__req_build(sg_msg_req *m, const char *method, const char *url,
                   const uint8_t *body, size_t body_len, sg_error *e);
 /* sg__path_len returns the length of url's path (up to '?' or '#'). */
 size_t sg__path_len(const char *url, size_t len);
-/* sg__error_body appends {"error":{"code","message","field"}} to out, as
- * msgpack when msgpack is set. */
-void sg__error_body(sg_buf *out, bool msgpack, const char *code,
-                    const char *msg, const char *field);
 /* sg__log_target writes url into out[cap] for the access log: the path,
  * and the query's parameter names without any value. */
 void sg__log_target(const char *url, size_t len, char *out, size_t cap);

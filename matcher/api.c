@@ -137,28 +137,6 @@ static int reply_jv(rq *r, int status, json_t *v)
     return 0;
 }
 
-static const char *status_code(int status)
-{
-    switch (status) {
-    case 400:
-        return "bad_request";
-    case 401:
-        return "unauthorized";
-    case 403:
-        return "forbidden";
-    case 404:
-        return "not_found";
-    case 405:
-        return "method_not_allowed";
-    case 409:
-        return "conflict";
-    case 413:
-        return "payload_too_large";
-    default:
-        return "internal";
-    }
-}
-
 /* fail answers an error and returns the SG_E* that discards the
  * request's writes.  message must never hold a credential or an ID
  * number: every caller passes text of its own or a decoder's reason. */
@@ -170,13 +148,11 @@ fail(rq *r, int status, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *err = json_object();
-    json_object_set_new(err, "code", json_string(status_code(status)));
-    json_object_set_new(err, "message", json_string(msg));
-    json_object_set_new(err, "field", json_string(field));
-    json_t *o = json_object();
-    json_object_set_new(o, "error", err);
-    reply_jv(r, status, o);
+    r->body->len = r->off;
+    r->reply->ctype = (uint8_t)sg_error_body(
+        r->body, r->msgpack ? SG_FMT_MSGPACK : SG_FMT_JSON,
+        sg_status_code(status), msg, field);
+    r->reply->status = status;
     switch (status) {
     case 404:
         return SG_ENOTFOUND;
@@ -312,39 +288,23 @@ static int load_worker(rq *r, const char *id, sg_worker *w)
 
 /* ---- Parameters and bodies. ---- */
 
-/* param_long reads query parameter name (default def when absent): a
- * decimal integer from lo to hi, else 400 naming it. */
+/* param_long and param_as_of read a query parameter by proto's rules
+ * (sg_msg_req_long, sg_msg_req_date: one wording for every route) and
+ * answer 400 naming it when it breaks them. */
 static int param_long(rq *r, const char *name, long lo, long hi, long def,
                       long *out)
 {
-    const char *v = sg_msg_req_get(r->req, name);
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
-    if (v[0] == '\0' || !digits_ok(v, 18)) {
-        return fail(r, 400, name, "must be an integer from %ld to %ld", lo, hi);
-    }
-    long x = strtol(v, NULL, 10);
-    if (x < lo || x > hi) {
-        return fail(r, 400, name, "must be an integer from %ld to %ld", lo, hi);
-    }
-    *out = x;
-    return 0;
+    sg_error e;
+    int rc = sg_msg_req_long(r->req, name, lo, hi, def, out, &e);
+    return rc != 0 ? fail_rc(r, rc, &e) : 0;
 }
 
 /* param_as_of reads as_of (YYYY-MM-DD), today when absent. */
 static int param_as_of(rq *r, int32_t *out)
 {
-    const char *v = sg_msg_req_get(r->req, "as_of");
-    if (v == NULL) {
-        *out = sg_today();
-        return 0;
-    }
-    if (sg_date_parse(v, strlen(v), out) != 0) {
-        return fail(r, 400, "as_of", "must be a date YYYY-MM-DD");
-    }
-    return 0;
+    sg_error e;
+    int rc = sg_msg_req_date(r->req, "as_of", sg_today(), out, &e);
+    return rc != 0 ? fail_rc(r, rc, &e) : 0;
 }
 
 /* need_record checks that the body is one JSON or msgpack record. */
@@ -1141,16 +1101,14 @@ static int h_events(rq *r)
  * gateways' fan-out; they authorised each stream already. */
 static int h_poll(rq *r)
 {
-    const char *after = sg_msg_req_get(r->req, "after");
     long limit;
     uint64_t from = 0;
-    if (after != NULL) {
-        if (after[0] == '\0' || !digits_ok(after, 19)) {
-            return fail(r, 400, "after", "must be a sequence number");
-        }
-        from = strtoull(after, NULL, 10);
+    sg_error e;
+    int rc = sg_msg_req_seq(r->req, "after", 0, &from, &e);
+    if (rc != 0) {
+        return fail_rc(r, rc, &e);
     }
-    int rc = param_long(r, "limit", 1, EVENTS_MAX, EVENTS_MAX, &limit);
+    rc = param_long(r, "limit", 1, EVENTS_MAX, EVENTS_MAX, &limit);
     if (rc != 0) {
         return rc;
     }
