@@ -15,8 +15,6 @@
  * PUB socket (docs/protocol.md). */
 #include <assert.h>
 #include <errno.h>
-#include <jansson.h>
-#include <msgpack.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +26,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "../proto/shared.h"
+#include "internal.h"
 #include "songgang/routes.h"
 #include "songgang/service.h"
 
