@@ -173,7 +173,7 @@ int sg_doorbell_decode(const uint8_t *p, size_t len, uint64_t *seq);
 /* sg_pub_url derives the default PUB URL (the doorbell) from a REP listen
  * URL into buf: ipc:// and inproc:// add ".pub", tcp:// takes the next
  * port.  Returns 0, SG_EINVAL for a URL it cannot derive from, or
- * SG_ETOOBIG when buf is too small. */
+ * SG_ETOOBIG when buf is too small; buf is written only on success. */
 int sg_pub_url(const char *listen, char *buf, size_t cap);
 
 #endif /* SG_MSG_H */
