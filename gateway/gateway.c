@@ -5,8 +5,9 @@
  * flight -- its matcher replies, or their timeouts -- before it closes;
  * when the last connection is gone the NNG client and the signal handles
  * close and uv_run returns.  Also the one place that translates libuv's
- * error codes (NNG's are proto's: sg__err_nng in proto/shared.h).  Loop thread only (open and close run before and after
- * the loop, on whichever thread calls them). */
+ * error codes (NNG's are proto's: sg__err_nng in proto/shared.h).  Loop
+ * thread only (open and close run before and after the loop, on whichever
+ * thread calls them). */
 #include <assert.h>
 #include <errno.h>
 #include <signal.h>

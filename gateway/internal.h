@@ -269,7 +269,6 @@ struct sg__hreq {
     int route_id;                   /* the route for its method */
     int status;                     /* the answer's status */
     int err_status;                 /* an error found while parsing */
-    const char *err_code;           /* its code ("bad_request"...) */
     char err_msg[192];              /* its message */
     char err_field[64];             /* its field */
     bool method_known;              /* method was parsed */

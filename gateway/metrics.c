@@ -130,8 +130,7 @@ void sg__metrics_render(sg_gateway *g, sg_buf *out)
                     "histogram\n");
     for (int r = 0; r < SG_ROUTE__COUNT; r++) {
         if (m->dur[r].count != 0) {
-            snprintf(labels, sizeof labels, "route=\"%s\"",
-                     sg__route_name(r));
+            snprintf(labels, sizeof labels, "route=\"%s\"", sg__route_name(r));
             render_hist(out, "songgang_http_request_duration_seconds", labels,
                         &m->dur[r]);
         }

@@ -51,8 +51,11 @@ const char *sg_status_code(int status)
 static size_t utf8_len(const char *s, size_t n)
 {
     unsigned char c = (unsigned char)s[0];
-    size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                              : (c & 0xf8) == 0xf0 ? 4 : 0;
+    size_t k = c < 0x80             ? 1
+               : (c & 0xe0) == 0xc0 ? 2
+               : (c & 0xf0) == 0xe0 ? 3
+               : (c & 0xf8) == 0xf0 ? 4
+                                    : 0;
     return k != 0 && k <= n && sg_utf8_valid(s, k) ? k : 0;
 }
 

@@ -11,7 +11,8 @@
 #include <stddef.h>
 
 /* Route flags. */
-#define SG_ROUTE_CACHE 0x01u  /* a 200 depends only on the request, the
+#define SG_ROUTE_CACHE                                                         \
+    0x01u                     /* a 200 depends only on the request, the        \
                                  credential, the data and today */
 #define SG_ROUTE_LONG 0x02u   /* may read for long: a reader thread */
 #define SG_ROUTE_BULK 0x04u   /* takes the import body limit */
