@@ -1533,6 +1533,21 @@ static void test_error_body_msgpack(void **state)
                             strlen(msgs[i]));
         assert_memory_equal(err.via.map.ptr[2].key.via.str.ptr, "field", 5);
         msgpack_unpacked_destroy(&u);
+        /* Byte for byte what msgpack-c packs (the service's bodies and,
+         * through sg_json_to_msgpack, the API's before). */
+        {
+            mb want;
+            mb_init(&want);
+            msgpack_pack_map(&want.pk, 1);
+            mb_str(&want, "error");
+            msgpack_pack_map(&want.pk, 3);
+            mb_kstr(&want, "code", "conflict");
+            mb_kstr(&want, "message", msgs[i]);
+            mb_kstr(&want, "field", "id");
+            assert_int_equal(b.len, want.b.len);
+            assert_memory_equal(b.data, want.b.data, b.len);
+            sg_buf_free(&want.b);
+        }
         sg_buf_free(&b);
     }
 }
