@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "songgang/api.h"
 #include "songgang/auth.h"
+#include "songgang/routes.h"
 #include "songgang/write.h"
 
 #define DEFAULT_PUSH_TOP 50
@@ -138,28 +139,6 @@ static int reply_jv(rq *r, int status, json_t *v)
     return 0;
 }
 
-static const char *status_code(int status)
-{
-    switch (status) {
-    case 400:
-        return "bad_request";
-    case 401:
-        return "unauthorized";
-    case 403:
-        return "forbidden";
-    case 404:
-        return "not_found";
-    case 405:
-        return "method_not_allowed";
-    case 409:
-        return "conflict";
-    case 413:
-        return "payload_too_large";
-    default:
-        return "internal";
-    }
-}
-
 /* fail answers an error and returns the SG_E* that discards the
  * request's writes.  message must never hold a credential or an ID
  * number: every caller passes text of its own or a decoder's reason. */
@@ -171,13 +150,11 @@ fail(rq *r, int status, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *err = json_object();
-    json_object_set_new(err, "code", json_string(status_code(status)));
-    json_object_set_new(err, "message", json_string(msg));
-    json_object_set_new(err, "field", json_string(field));
-    json_t *o = json_object();
-    json_object_set_new(o, "error", err);
-    reply_jv(r, status, o);
+    r->body->len = r->off;
+    r->reply->ctype = (uint8_t)sg_error_body(
+        r->body, r->msgpack ? SG_FMT_MSGPACK : SG_FMT_JSON,
+        sg_status_code(status), msg, field);
+    r->reply->status = status;
     switch (status) {
     case 404:
         return SG_ENOTFOUND;
@@ -313,39 +290,23 @@ static int load_worker(rq *r, const char *id, sg_worker *w)
 
 /* ---- Parameters and bodies. ---- */
 
-/* param_long reads query parameter name (default def when absent): a
- * decimal integer from lo to hi, else 400 naming it. */
+/* param_long and param_as_of read a query parameter by proto's rules
+ * (sg_msg_req_long, sg_msg_req_date: one wording for every route) and
+ * answer 400 naming it when it breaks them. */
 static int param_long(rq *r, const char *name, long lo, long hi, long def,
                       long *out)
 {
-    const char *v = sg_msg_req_get(r->req, name);
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
-    if (v[0] == '\0' || !digits_ok(v, 18)) {
-        return fail(r, 400, name, "must be an integer from %ld to %ld", lo, hi);
-    }
-    long x = strtol(v, NULL, 10);
-    if (x < lo || x > hi) {
-        return fail(r, 400, name, "must be an integer from %ld to %ld", lo, hi);
-    }
-    *out = x;
-    return 0;
+    sg_error e;
+    int rc = sg_msg_req_long(r->req, name, lo, hi, def, out, &e);
+    return rc != 0 ? fail_rc(r, rc, &e) : 0;
 }
 
 /* param_as_of reads as_of (YYYY-MM-DD), today when absent. */
 static int param_as_of(rq *r, int32_t *out)
 {
-    const char *v = sg_msg_req_get(r->req, "as_of");
-    if (v == NULL) {
-        *out = sg_today();
-        return 0;
-    }
-    if (sg_date_parse(v, strlen(v), out) != 0) {
-        return fail(r, 400, "as_of", "must be a date YYYY-MM-DD");
-    }
-    return 0;
+    sg_error e;
+    int rc = sg_msg_req_date(r->req, "as_of", sg_today(), out, &e);
+    return rc != 0 ? fail_rc(r, rc, &e) : 0;
 }
 
 /* need_record checks that the body is one JSON or msgpack record. */
@@ -1103,16 +1064,14 @@ static int h_events(rq *r)
  * gateways' fan-out; they authorised each stream already. */
 static int h_poll(rq *r)
 {
-    const char *after = sg_msg_req_get(r->req, "after");
     long limit;
     uint64_t from = 0;
-    if (after != NULL) {
-        if (after[0] == '\0' || !digits_ok(after, 19)) {
-            return fail(r, 400, "after", "must be a sequence number");
-        }
-        from = strtoull(after, NULL, 10);
+    sg_error e;
+    int rc = sg_msg_req_seq(r->req, "after", 0, &from, &e);
+    if (rc != 0) {
+        return fail_rc(r, rc, &e);
     }
-    int rc = param_long(r, "limit", 1, EVENTS_MAX, EVENTS_MAX, &limit);
+    rc = param_long(r, "limit", 1, EVENTS_MAX, EVENTS_MAX, &limit);
     if (rc != 0) {
         return rc;
     }
@@ -1176,67 +1135,39 @@ static int h_stats(rq *r)
 
 #define ROLE(x) (1u << SG_ROLE_##x)
 
-typedef struct route {
-    const char *method;  /* GET, POST, PUT, DELETE, SG */
-    const char *pattern; /* path; '*' stands for one segment */
-    unsigned roles;      /* ROLE() bits; 0 = no credential (internal) */
-    int (*fn)(rq *r);    /* the handler */
-    bool cache;          /* a 200 depends only on the request, the
-                            credential, the data and today (cache_until) */
-} route;
+/* The API's part of each route (songgang/routes.h has the rest: method,
+ * pattern, whether a 200 may be reused). */
+typedef struct handler {
+    unsigned roles;   /* ROLE() bits; 0 = no credential (internal) */
+    int (*fn)(rq *r); /* the handler */
+} handler;
 
-static const route routes[] = {
-    {"GET", "/v1/jobs", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
-     h_jobs_list, true},
-    {"POST", "/v1/jobs", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_post, false},
-    {"GET", "/v1/jobs/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
-     h_job_get, true},
-    {"PUT", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_put, false},
-    {"DELETE", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_delete,
-     false},
-    {"GET", "/v1/jobs/*/candidates", ROLE(ADMIN) | ROLE(EMPLOYER),
-     h_candidates, true},
-    {"POST", "/v1/workers", ROLE(ADMIN) | ROLE(OFFICER), h_worker_post, false},
-    {"POST", "/v1/workers:import", ROLE(ADMIN) | ROLE(OFFICER), h_import,
-     false},
-    {"GET", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_worker_get, true},
-    {"PUT", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER), h_worker_put, false},
-    {"GET", "/v1/workers/*/matches", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_worker_matches, true},
-    {"POST", "/v1/workers/*/token", ROLE(ADMIN) | ROLE(OFFICER), h_token,
-     false},
-    {"GET", "/v1/regions/*/jobs", ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs,
-     true},
-    {"GET", "/v1/me", ROLE(WORKER), h_me, true},
-    {"GET", "/v1/me/matches", ROLE(WORKER), h_me_matches, true},
-    {"GET", "/v1/events", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER), h_events,
-     false},
-    {"SG", "/events/poll", 0, h_poll, false},
-    {"SG", "/stats", 0, h_stats, false},
-    {"SG", "/version", 0, h_version, false},
+static const handler handlers[SG_ROUTE__COUNT] = {
+    [SG_ROUTE_JOBS_LIST] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
+                            h_jobs_list},
+    [SG_ROUTE_JOB_POST] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_post},
+    [SG_ROUTE_JOB_GET] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
+                          h_job_get},
+    [SG_ROUTE_JOB_PUT] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_put},
+    [SG_ROUTE_JOB_DELETE] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_delete},
+    [SG_ROUTE_JOB_CANDIDATES] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_candidates},
+    [SG_ROUTE_WORKER_POST] = {ROLE(ADMIN) | ROLE(OFFICER), h_worker_post},
+    [SG_ROUTE_IMPORT] = {ROLE(ADMIN) | ROLE(OFFICER), h_import},
+    [SG_ROUTE_WORKER_GET] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                             h_worker_get},
+    [SG_ROUTE_WORKER_PUT] = {ROLE(ADMIN) | ROLE(OFFICER), h_worker_put},
+    [SG_ROUTE_WORKER_MATCHES] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                                 h_worker_matches},
+    [SG_ROUTE_WORKER_TOKEN] = {ROLE(ADMIN) | ROLE(OFFICER), h_token},
+    [SG_ROUTE_REGION_JOBS] = {ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs},
+    [SG_ROUTE_ME] = {ROLE(WORKER), h_me},
+    [SG_ROUTE_ME_MATCHES] = {ROLE(WORKER), h_me_matches},
+    [SG_ROUTE_EVENTS] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                         h_events},
+    [SG_ROUTE_POLL] = {0, h_poll},
+    [SG_ROUTE_STATS] = {0, h_stats},
+    [SG_ROUTE_VERSION] = {0, h_version},
 };
-
-/* path_match matches path against pattern, copying the one '*' segment
- * (non-empty, no '/') into arg. */
-static bool path_match(const char *pat, const char *path, char *arg, size_t cap)
-{
-    while (*pat != '\0') {
-        if (*pat == '*') {
-            size_t n = strcspn(path, "/");
-            if (n == 0 || n >= cap) {
-                return false;
-            }
-            memcpy(arg, path, n);
-            arg[n] = '\0';
-            path += n;
-            pat++;
-        } else if (*pat++ != *path++) {
-            return false;
-        }
-    }
-    return *path == '\0';
-}
 
 static const char *const role_words[SG_ROLE__COUNT] = {
     "", "an admin", "an officer", "an employer", "a worker",
@@ -1245,25 +1176,17 @@ static const char *const role_words[SG_ROLE__COUNT] = {
 /* dispatch routes, authenticates and runs the handler. */
 static int dispatch(rq *r)
 {
-    const route *rt = NULL;
-    bool path_known = false;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (path_match(routes[i].pattern, r->req->path, r->arg,
-                       sizeof(r->arg))) {
-            path_known = true;
-            if (strcmp(routes[i].method, r->req->method) == 0) {
-                rt = &routes[i];
-                break;
-            }
-        }
+    int any;
+    int id = sg_route_match(r->req->method, r->req->path,
+                            strlen(r->req->path),
+                            SG_ROUTE_API | SG_ROUTE_INTERNAL, &any, r->arg,
+                            sizeof(r->arg));
+    const handler *rt = id != SG_ROUTE_NONE ? &handlers[id] : NULL;
+    if (rt == NULL || rt->fn == NULL) {
+        return any != SG_ROUTE_NONE ? fail(r, 405, "", "method not allowed")
+                                    : fail(r, 404, "", "no such path");
     }
-    if (rt == NULL) {
-        return path_known ? fail(r, 405, "", "method not allowed")
-                          : fail(r, 404, "", "no such path");
-    }
-    /* Re-match: a later pattern may have overwritten arg. */
-    path_match(rt->pattern, r->req->path, r->arg, sizeof(r->arg));
-    r->cacheable = rt->cache;
+    r->cacheable = (sg_route_get(id)->flags & SG_ROUTE_CACHE) != 0;
     if (rt->roles != 0) {
         if (r->req->cred[0] == '\0') {
             return fail(r, 401, "", "a credential is required");

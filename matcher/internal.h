@@ -124,4 +124,11 @@ int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job);
  * with its fresh top 20. */
 int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w);
 
+/* ---- Test hooks (service.c). ---- */
+
+/* sg__service_commit_faults is fault injection for tests: while it is
+ * above zero, each group commit is abandoned as if LMDB had failed
+ * (SG_EIO) and the count goes down by one.  Zero in production. */
+extern _Atomic int sg__service_commit_faults;
+
 #endif /* SG_MATCHER_INTERNAL_H */
