@@ -191,26 +191,14 @@ static int fail_rc(rq *r, int rc, const sg_error *e)
 
 /* ---- Who may see what. ---- */
 
-static bool under(const char *region, const char *prefix)
-{
-    return strncmp(region, prefix, strlen(prefix)) == 0;
-}
-
-static bool job_in_scope(const sg_job *j, const char *scope)
-{
-    for (size_t i = 0; i < j->nsites; i++) {
-        if (under(j->sites[i].region, scope)) {
-            return true;
-        }
-    }
-    return scope[0] == '\0';
-}
+/* A scope or a filter is a region prefix: sg__under and sg__job_under
+ * (auth.c) are the one rule for both. */
 
 static bool job_visible(const sg_principal *p, const sg_job *j)
 {
     switch (p->role) {
     case SG_ROLE_ADMIN:
-        return job_in_scope(j, p->scope);
+        return sg__job_under(j, p->scope);
     case SG_ROLE_OFFICER:
         return true; /* officers read every job */
     case SG_ROLE_EMPLOYER:
@@ -225,7 +213,7 @@ static bool worker_visible(const sg_principal *p, const sg_worker *w)
     switch (p->role) {
     case SG_ROLE_ADMIN:
     case SG_ROLE_OFFICER:
-        return under(w->region, p->scope);
+        return sg__under(w->region, p->scope);
     case SG_ROLE_WORKER:
         return strcmp(w->id, p->worker) == 0;
     default:
@@ -377,7 +365,7 @@ static int h_job_post(rq *r)
         strcmp(j.employer, r->who.employer) != 0) {
         return fail(r, 403, "employer", "must be your own employer id");
     }
-    if (!job_in_scope(&j, r->who.scope)) {
+    if (!sg__job_under(&j, r->who.scope)) {
         return fail(r, 403, "sites", "no site is under your scope");
     }
     rc = sg_txn_get_job(r->t, j.id, &old);
@@ -424,7 +412,7 @@ static int h_job_put(rq *r)
         strcmp(j.employer, r->who.employer) != 0) {
         return fail(r, 403, "employer", "must be your own employer id");
     }
-    if (!job_in_scope(&j, r->who.scope)) {
+    if (!sg__job_under(&j, r->who.scope)) {
         return fail(r, 403, "sites", "no site is under your scope");
     }
     if ((rc = sg_write_job_over(&r->wr, exists ? &old : NULL, &j, &e)) != 0) {
@@ -464,7 +452,7 @@ static int list_job(void *arg, const sg_job *j)
 {
     job_list *l = arg;
     if (!job_visible(l->who, j) ||
-        (l->region != NULL && !job_in_scope(j, l->region)) ||
+        (l->region != NULL && !sg__job_under(j, l->region)) ||
         (l->source >= 0 && j->source != l->source) ||
         (l->state >= 0 && j->state != l->state)) {
         return 0;
@@ -557,7 +545,7 @@ static int h_candidates(rq *r)
         /* An employer sees a summary; so does a scoped admin for a worker
          * outside its scope. */
         if (rc != 0 ||
-            (r->who.role == SG_ROLE_ADMIN && under(w.region, r->who.scope))) {
+            (r->who.role == SG_ROLE_ADMIN && sg__under(w.region, r->who.scope))) {
             json_array_append_new(arr, full);
             continue;
         }
@@ -603,7 +591,7 @@ static int h_worker_post(rq *r)
     if (rc != 0) {
         return rc;
     }
-    if (!under(w.region, r->who.scope)) {
+    if (!sg__under(w.region, r->who.scope)) {
         return fail(r, 403, "region", "outside your scope");
     }
     rc = sg_txn_get_worker(r->t, w.id, &old);
@@ -652,7 +640,7 @@ static int h_worker_put(rq *r)
     if (strcmp(w.id, r->arg) != 0) {
         return fail(r, 400, "id", "must equal the id in the path");
     }
-    if (!under(w.region, r->who.scope)) {
+    if (!sg__under(w.region, r->who.scope)) {
         return fail(r, 403, "region", "outside your scope");
     }
     if ((rc = sg_write_worker_over(&r->wr, exists ? &old : NULL, &w,
@@ -876,7 +864,7 @@ static int h_region_jobs(rq *r)
     long limit;
     int32_t as_of;
     const char *code = r->arg;
-    if (!region_known(code) || !under(code, r->who.scope)) {
+    if (!region_known(code) || !sg__under(code, r->who.scope)) {
         return fail(r, 404, "", "no such region in your scope");
     }
     int rc = param_long(r, "limit", 1, SG_MATCH_LIMIT_MAX, 20, &limit);
@@ -954,7 +942,7 @@ static int on_event(void *arg, const sg_event *ev, const uint8_t *raw, size_t n)
         return 1; /* stop */
     }
     b->scanned++;
-    if (b->prefix == NULL || under(ev->region, b->prefix)) {
+    if (b->prefix == NULL || sg__under(ev->region, b->prefix)) {
         sg_buf_append(&b->items, raw, n);
         b->n++;
     }
@@ -1040,7 +1028,7 @@ static int h_events(rq *r)
         if (!region_known(region)) {
             return fail(r, 400, "region", "must be a known region code");
         }
-        if (!under(region, r->who.scope)) {
+        if (!sg__under(region, r->who.scope)) {
             return fail(r, 403, "region", "outside your scope");
         }
         sg_buf_init(&b.items);

@@ -131,4 +131,11 @@ int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w);
  * (SG_EIO) and the count goes down by one.  Zero in production. */
 extern _Atomic int sg__service_commit_faults;
 
+/* ---- Scopes (auth.c). ---- */
+
+/* sg__under tells whether region lies under prefix (a scope or a filter;
+ * "" is everywhere); sg__job_under whether any site of j does. */
+bool sg__under(const char *region, const char *prefix);
+bool sg__job_under(const sg_job *j, const char *prefix);
+
 #endif /* SG_MATCHER_INTERNAL_H */

@@ -139,20 +139,6 @@ int sg_write_delete_worker(sg_write *wr, const char *id)
 
 /* ---- Import lines. ---- */
 
-static bool under(const char *region, const char *prefix)
-{
-    return strncmp(region, prefix, strlen(prefix)) == 0;
-}
-
-static bool job_under(const sg_job *j, const char *scope)
-{
-    for (size_t i = 0; i < j->nsites; i++) {
-        if (under(j->sites[i].region, scope)) {
-            return true;
-        }
-    }
-    return scope[0] == '\0';
-}
 
 /* line_error tells whether a write's error is the line's (it is rejected,
  * nothing of it written) rather than the store's. */
@@ -173,10 +159,10 @@ static int import_worker(sg_write *wr, const sg_worker *w, sg_error *e)
         return rc;
     }
     /* A scoped caller's lines stay inside its scope, both ways. */
-    if (rc == 0 && !under(old.region, scope)) {
+    if (rc == 0 && !sg__under(old.region, scope)) {
         return sg_error_set(e, SG_EINVAL, "id", "not in your scope");
     }
-    if (!under(w->region, scope)) {
+    if (!sg__under(w->region, scope)) {
         return sg_error_set(e, SG_EINVAL, "region", "outside your scope");
     }
     return sg_write_worker_over(wr, rc == 0 ? &old : NULL, w, e);
@@ -193,10 +179,10 @@ static int import_job(sg_write *wr, const sg_job *j, sg_error *e)
     if (rc != 0 && rc != SG_ENOTFOUND) {
         return rc;
     }
-    if (rc == 0 && !job_under(&old, scope)) {
+    if (rc == 0 && !sg__job_under(&old, scope)) {
         return sg_error_set(e, SG_EINVAL, "id", "not in your scope");
     }
-    if (!job_under(j, scope)) {
+    if (!sg__job_under(j, scope)) {
         return sg_error_set(e, SG_EINVAL, "sites",
                             "no site is under your scope");
     }
