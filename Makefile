@@ -117,6 +117,7 @@ check-gateway-links: $(B)/songgang-gateway
 
 # unit runs every cmocka test binary; e2e drives the real CLI.
 unit: all check-gateway-links
+	@sh tools/check-tree.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 e2e: all
 	@sh tests/e2e_cli.sh $(B)/songgang

@@ -16,19 +16,21 @@
 
 #include "../tools/gen.h"
 #include "serve.h"
-#include "../matcher/internal.h"
 #include "songgang/auth.h"
 #include "songgang/match.h"
 #include "songgang/proto.h"
 #include "songgang/store.h"
+#include "songgang/write.h"
 
 #define LINE_MAX_BYTES 65536 /* an NDJSON line, as for the HTTP body */
 #define BATCH 1000           /* records per durable group commit */
 
 static const char usage_text[] =
     "usage: songgang COMMAND [OPTIONS]\n"
-    "  import --db DIR [--json] FILE...   load NDJSON workers and jobs (- = "
-    "stdin)\n"
+    "  import --db DIR [--json] [--push [--push-top N] [--weights FILE]]\n"
+    "         FILE...                     load NDJSON workers and jobs (- = "
+    "stdin);\n"
+    "                                     --push: push events as the API does\n"
     "  export --db DIR                    write every record as NDJSON\n"
     "  get --db DIR (--worker ID | --job ID)\n"
     "  close-job --db DIR --job ID\n"
@@ -70,6 +72,7 @@ typedef struct opts {
     int32_t as_of;        /* --as-of */
     bool json;            /* --json */
     bool quiet;           /* --quiet */
+    bool push;            /* --push (import) */
     const char *http;     /* --http */
     long push_top;        /* --push-top */
     long rate;            /* --rate */
@@ -135,6 +138,9 @@ static int parse_opts(int argc, char **argv, opts *o)
             takes = false;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = true;
+            takes = false;
+        } else if (strcmp(a, "--push") == 0) {
+            o->push = true;
             takes = false;
         } else if (a[0] != '-' || strcmp(a, "-") == 0) {
             o->files[o->nfiles++] = argv[i];
@@ -248,11 +254,14 @@ static void print_jv(json_t *v)
     free(s);
 }
 
+static int load_weights(const opts *o, sg_weights *w);
+
 /* ---- import ---- */
 
 typedef struct import_state {
     sg_store *s;       /* store */
     sg_txn *t;         /* open write transaction */
+    sg_write wr;       /* the shared write path, over t */
     size_t in_batch;   /* records put in t */
     long accepted;     /* lines that landed */
     long rejected;     /* lines refused */
@@ -294,7 +303,12 @@ static int commit_batch(import_state *st, bool reopen)
         return rc;
     }
     st->in_batch = 0;
-    return reopen ? sg_txn_begin(st->s, true, &st->t) : 0;
+    if (!reopen) {
+        return 0;
+    }
+    rc = sg_txn_begin(st->s, true, &st->t);
+    st->wr.t = st->t;
+    return rc;
 }
 
 static void draw_bar(import_state *st, long done, long total, bool force)
@@ -315,26 +329,20 @@ static void draw_bar(import_state *st, long done, long total, bool force)
             st->accepted + (long)st->in_batch, st->rejected);
 }
 
+/* import_line writes one line through the shared path; a rejected line
+ * is reported and the import goes on, a store failure ends it. */
 static int import_line(import_state *st, const char *file, long lineno,
                        const char *line, size_t len)
 {
     sg_error e;
     sg_error_clear(&e);
-    sg_kind kind;
-    sg_worker w;
-    sg_job j;
-    int rc = sg_json_decode(line, len, 0, sg_store_idkey(st->s), &kind, &w, &j,
-                            &e);
-    if (rc == 0) {
-        rc = kind == SG_KIND_WORKER ? sg_txn_put_worker(st->t, &w, &e)
-                                    : sg_txn_put_job(st->t, &j, &e);
-        if (rc == SG_EFULL || rc == SG_EIO) {
-            return rc; /* the store, not the line */
-        }
+    int rc = sg_write_import_line(&st->wr, line, len, 0, sg_store_idkey(st->s),
+                                  NULL, &e);
+    if (rc < 0) {
+        return rc; /* the store, not the line */
     }
-    if (rc != 0) {
-        reject(st, file, lineno, e.field,
-               e.reason[0] ? e.reason : sg_strerror(rc));
+    if (rc == 1) {
+        reject(st, file, lineno, e.field, e.reason);
         return 0;
     }
     if (++st->in_batch >= BATCH) {
@@ -395,14 +403,18 @@ static int cmd_import(const opts *o)
         return usage("import needs at least one FILE (- for stdin)");
     }
     import_state st = {0};
-    int rc = open_store(o, true, &st.s);
-    if (rc != 0) {
+    sg_weights w;
+    int rc = o->push ? load_weights(o, &w) : 0;
+    if (rc != 0 || (rc = open_store(o, true, &st.s)) != 0) {
         return rc;
     }
     st.json = o->json;
     st.tty = isatty(STDERR_FILENO);
     st.errors = json_array();
     rc = sg_txn_begin(st.s, true, &st.t) == 0 ? 0 : 1;
+    /* The bulk load pushes nothing unless asked (songgang/write.h). */
+    sg_write_init(&st.wr, st.t, o->push ? 0 : SG_WRITE_NO_PUSH,
+                  (int)o->push_top, &w);
     for (int i = 0; rc == 0 && i < o->nfiles; i++) {
         rc = import_file(&st, o->files[i]);
     }
@@ -519,43 +531,41 @@ static int cmd_get(const opts *o)
     return rc == 0 ? 0 : fail("get failed: %s", sg_strerror(rc));
 }
 
-/* take_back closes job id in t and sends `removed` to the workers it was
- * pushed to, as the API's DELETE does (push.c), so that a job closed or
- * deleted here leaves no stale match on a phone.  The service rings no
- * doorbell for these events: gateways see them at the next one. */
-static int take_back(sg_txn *t, const char *id)
-{
-    sg_job old, closed;
-    int rc = sg_txn_get_job(t, id, &old);
-    if (rc != 0) {
-        return rc;
-    }
-    closed = old;
-    closed.state = SG_JOB_CLOSED;
-    sg__push p = {.t = t, .top = 1, .as_of = sg_today()};
-    rc = sg_txn_put_job(t, &closed, NULL);
-    return rc != 0 ? rc : sg__push_job(&p, &old, &closed);
-}
-
-/* write_one runs one write (close-job or delete) durably. */
+/* write_one runs one write (close-job or delete) durably, through the
+ * shared write path with its pushes, as the API's writes are: closing or
+ * deleting a job sends `removed` to the workers it was pushed to, so a
+ * job taken back here leaves no stale match on a phone.  No doorbell is
+ * rung for these events: gateways see them at their next poll. */
 static int write_one(const opts *o, bool is_delete)
 {
     sg_store *s;
     sg_txn *t;
+    sg_weights w;
     int rc = is_delete ? one_id(o) : 0;
     if (!is_delete && o->job == NULL) {
         return usage("close-job needs --job ID");
     }
-    if (rc != 0 || (rc = open_store(o, true, &s)) != 0) {
+    if (rc != 0) {
+        return rc;
+    }
+    const char *id = o->worker != NULL ? o->worker : o->job;
+    if (!sg_id_valid(id, strlen(id))) {
+        return fail("%s: not an id (1-32 of A-Z a-z 0-9 _ -)",
+                    o->worker != NULL ? "--worker" : "--job");
+    }
+    if ((rc = load_weights(o, &w)) != 0 ||
+        (rc = open_store(o, true, &s)) != 0) {
         return rc;
     }
     if ((rc = sg_txn_begin(s, true, &t)) == 0) {
+        sg_write wr;
+        sg_write_init(&wr, t, 0, (int)o->push_top, &w);
         if (!is_delete) {
-            rc = take_back(t, o->job);
+            rc = sg_write_close_job(&wr, o->job, NULL);
         } else if (o->worker != NULL) {
-            rc = sg_txn_del_worker(t, o->worker);
-        } else if ((rc = take_back(t, o->job)) == 0) {
-            rc = sg_txn_del_job(t, o->job);
+            rc = sg_write_delete_worker(&wr, o->worker);
+        } else {
+            rc = sg_write_delete_job(&wr, o->job);
         }
         if (rc == 0) {
             rc = sg_txn_commit(t);

@@ -4,9 +4,10 @@
  * reading requests, and lets every connection finish what it has in
  * flight -- its matcher replies, or their timeouts -- before it closes;
  * when the last connection is gone the NNG client and the signal handles
- * close and uv_run returns.  Also the one place that translates libuv and
- * NNG error codes.  Loop thread only (open and close run before and after
- * the loop, on whichever thread calls them). */
+ * close and uv_run returns.  Also the one place that translates libuv's
+ * error codes (NNG's are proto's: sg__err_nng in proto/shared.h).  Loop
+ * thread only (open and close run before and after the loop, on whichever
+ * thread calls them). */
 #include <assert.h>
 #include <errno.h>
 #include <signal.h>
@@ -41,25 +42,6 @@ int sg__err_uv(int uvrc)
     case UV_EADDRNOTAVAIL:
     case UV_EAI_NONAME:
         return SG_EINVAL;
-    default:
-        return SG_EIO;
-    }
-}
-
-int sg__err_nng(int nngrc)
-{
-    switch (nngrc) {
-    case 0:
-        return 0;
-    case NNG_EINVAL:
-    case NNG_EADDRINVAL:
-    case NNG_ENOTSUP:
-        return SG_EINVAL;
-    case NNG_EBUSY:
-    case NNG_EADDRINUSE:
-    case NNG_ETIMEDOUT:
-    case NNG_ECONNREFUSED:
-        return SG_EBUSY;
     default:
         return SG_EIO;
     }

@@ -28,9 +28,9 @@ static void conn_shutdown(sg__conn *c);
 static void conn_feed(sg__conn *c, const char *p, size_t n);
 static void conn_maybe_resume(sg__conn *c);
 static void timer_set(sg__conn *c, int mode);
-static void hreq_error(sg__hreq *r, int status, const char *code,
-                       const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static void hreq_error(sg__hreq *r, int status, const char *field,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- Requests. ---- */
 
@@ -299,26 +299,28 @@ static void respond(sg__hreq *r, int status, uint8_t ctype, const void *body,
     conn_flush(r->c);
 }
 
-static void respond_error(sg__hreq *r, int status, const char *code,
-                          const char *msg, const char *field, int retry_after)
+/* respond_error answers status with proto's error body; its code word is
+ * sg_status_code(status), the same the matcher would write. */
+static void respond_error(sg__hreq *r, int status, const char *msg,
+                          const char *field, int retry_after)
 {
     sg_buf b;
-    bool mp = r->accept == SG_FMT_MSGPACK;
+    sg_fmt f;
 
     sg_buf_init(&b);
-    sg__error_body(&b, mp, code, msg, field);
-    respond(r, status, mp ? SG_FMT_MSGPACK : SG_FMT_JSON, b.data, b.len,
-            retry_after);
+    f = sg_error_body(
+        &b, r->accept == SG_FMT_MSGPACK ? SG_FMT_MSGPACK : SG_FMT_JSON,
+        sg_status_code(status), msg, field);
+    respond(r, status, f, b.data, b.len, retry_after);
     sg_buf_free(&b);
 }
 
-static void hreq_error(sg__hreq *r, int status, const char *code,
-                       const char *field, const char *fmt, ...)
+static void hreq_error(sg__hreq *r, int status, const char *field,
+                       const char *fmt, ...)
 {
     va_list ap;
 
     r->err_status = status;
-    r->err_code = code;
     snprintf(r->err_field, sizeof r->err_field, "%s", field);
     va_start(ap, fmt);
     vsnprintf(r->err_msg, sizeof r->err_msg, fmt, ap);
@@ -566,8 +568,7 @@ static void timer_cb(uv_timer_t *t)
         read_stop(c);
         r->close_after = true;
         r->state = SG__HR_WAITING;
-        respond_error(r, 408, "request_timeout",
-                      "the request did not arrive in time", "", 0);
+        respond_error(r, 408, "the request did not arrive in time", "", 0);
         return;
     case SG__T_IDLE:
     case SG__T_STALL:
@@ -691,6 +692,14 @@ static void conn_flush(sg__conn *c)
 
 /* ---- Dispatch. ---- */
 
+/* route_has tells whether the request's route has flag (routes.h). */
+static bool route_has(const sg__hreq *r, unsigned flag)
+{
+    const sg_route *rt = sg_route_get(r->route_id);
+
+    return rt != NULL && (rt->flags & flag) != 0;
+}
+
 static void on_reply(void *arg, int rc, const sg_msg_reply *rep,
                      const sg_error *e)
 {
@@ -719,9 +728,9 @@ static void on_reply(void *arg, int rc, const sg_msg_reply *rep,
         }
         /* The reply to /metrics is counted before it is rendered. */
         sg_buf_init(&b);
-        g->metrics.req[SG__R_METRICS][200]++;
+        g->metrics.req[SG_ROUTE_METRICS][200]++;
         sg__metrics_render(g, &b);
-        g->metrics.req[SG__R_METRICS][200]--;
+        g->metrics.req[SG_ROUTE_METRICS][200]--;
         respond(r, 200, SG_FMT_TEXT, b.data, b.len, 0);
         sg_buf_free(&b);
         return;
@@ -730,18 +739,18 @@ static void on_reply(void *arg, int rc, const sg_msg_reply *rep,
     }
     if (rc != 0) {
         respond_error(
-            r, 503, "unavailable",
-            rc == SG_EBUSY ? e->reason : "the matcher sent a bad reply", "", 0);
+            r, 503, rc == SG_EBUSY ? e->reason : "the matcher sent a bad reply",
+            "", 0);
         return;
     }
     if (rep->stream != SG_STREAM_NONE && rep->status == 200 &&
-        r->route == SG__R_EVENTS && r->method == HTTP_GET) {
+        route_has(r, SG_ROUTE_STREAM)) {
         sg_buf_init(&b);
         r->stream = sg__events_begin(&g->events, r, rep, &b);
         if (r->stream == NULL) {
             sg_buf_free(&b);
-            respond_error(r, 503, "unavailable",
-                          "the matcher sent events that do not decode", "", 0);
+            respond_error(r, 503, "the matcher sent events that do not decode",
+                          "", 0);
             return;
         }
         sg_buf_free(&r->out);
@@ -767,8 +776,7 @@ static void dispatch(sg__hreq *r)
     int rc, wait;
 
     if (r->err_status != 0) {
-        respond_error(r, r->err_status, r->err_code, r->err_msg, r->err_field,
-                      0);
+        respond_error(r, r->err_status, r->err_msg, r->err_field, 0);
         return;
     }
     switch (r->method) {
@@ -785,12 +793,11 @@ static void dispatch(sg__hreq *r)
         method = "DELETE";
         break;
     default:
-        respond_error(r, 405, "method_not_allowed",
-                      "use GET, POST, PUT or DELETE", "", 0);
+        respond_error(r, 405, "use GET, POST, PUT or DELETE", "", 0);
         return;
     }
     if (r->bad_ctype && r->body.len > 0) {
-        respond_error(r, 415, "bad_request",
+        respond_error(r, 415,
                       "Content-Type must be application/json, "
                       "application/msgpack or application/x-ndjson",
                       "content-type", 0);
@@ -799,9 +806,9 @@ static void dispatch(sg__hreq *r)
 
     /* /healthz and /metrics are the gateway's own: one SG /stats. */
     sg_error_clear(&e);
-    if ((r->route == SG__R_HEALTHZ || r->route == SG__R_METRICS) &&
-        r->method == HTTP_GET) {
-        r->kind = r->route == SG__R_HEALTHZ ? SG__K_HEALTHZ : SG__K_METRICS;
+    if (r->route_id == SG_ROUTE_HEALTHZ || r->route_id == SG_ROUTE_METRICS) {
+        r->kind =
+            r->route_id == SG_ROUTE_HEALTHZ ? SG__K_HEALTHZ : SG__K_METRICS;
         rc = sg__req_build(&m, "SG", "/stats", 6, NULL, NULL, SG_FMT_NONE,
                            SG_FMT_JSON, 0, NULL, 0, &e);
         assert(rc == 0);
@@ -816,7 +823,7 @@ static void dispatch(sg__hreq *r)
                        r->cred, r->host, r->ctype, r->accept, r->leid,
                        r->body.data, r->body.len, &e);
     if (rc != 0) {
-        respond_error(r, 400, "bad_request", e.reason, e.field, 0);
+        respond_error(r, 400, e.reason, e.field, 0);
         return;
     }
 
@@ -825,14 +832,13 @@ static void dispatch(sg__hreq *r)
     keylen = strlen(key);
     wait = sg__rate_take(&g->rate, key, keylen, uv_now(&g->loop));
     if (wait > 0) {
-        respond_error(r, 429, "rate_limited",
+        respond_error(r, 429,
                       "too many requests with this credential; retry later", "",
                       wait);
         return;
     }
     if (sg__client_call(&g->client, &m, on_reply, r, &r->call) != 0) {
-        respond_error(r, 503, "unavailable", "the matcher is unavailable", "",
-                      0);
+        respond_error(r, 503, "the matcher is unavailable", "", 0);
         return;
     }
     /* The message holds the body now. */
@@ -853,8 +859,7 @@ static int count(sg__conn *c, sg__hreq *r, size_t n)
 {
     c->hdr_bytes += n;
     if (c->hdr_bytes > c->g->o.max_header) {
-        hreq_error(r, 431, "headers_too_large", "",
-                   "the request line and headers exceed %zu bytes",
+        hreq_error(r, 431, "", "the request line and headers exceed %zu bytes",
                    c->g->o.max_header);
         return -1;
     }
@@ -982,7 +987,7 @@ static int on_header_value_complete(llhttp_t *p)
     if (field_is(c, "authorization")) {
         if (long_value || (n > 7 && strncasecmp(v, "bearer ", 7) == 0 &&
                            !sg__bearer(v, n, r->cred, sizeof r->cred))) {
-            hreq_error(r, 400, "bad_request", "authorization",
+            hreq_error(r, 400, "authorization",
                        "the credential is longer than %d bytes",
                        SG_MSG_CRED_MAX);
         } else if (!long_value) {
@@ -1023,7 +1028,7 @@ static int on_header_value_complete(llhttp_t *p)
         r->leid = id <= (uint64_t)INT64_MAX ? id : 0;
     } else if (field_is(c, "host")) {
         if (long_value || n >= sizeof r->host || !sg__printable(v, n)) {
-            hreq_error(r, 400, "bad_request", "host",
+            hreq_error(r, 400, "host",
                        "not a host name (printable ASCII, at most 255 "
                        "bytes)");
         } else {
@@ -1053,13 +1058,16 @@ static int on_headers_complete(llhttp_t *p)
     r->method_known = true;
     r->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
     plen = sg__path_len((const char *)r->url.data, r->url.len);
-    r->route = sg__route_of((const char *)r->url.data, plen);
-    r->body_max = (r->route == SG__R_IMPORT && r->method == HTTP_POST)
-                      ? o->max_import_body
-                      : o->max_body;
+    /* The label is the path's, whatever the method (a PATCH to /v1/jobs
+     * counts under "/v1/jobs"); the route id is the method's. */
+    r->route_id = sg_route_match(
+        llhttp_method_name(r->method), (const char *)r->url.data, plen,
+        SG_ROUTE_API | SG_ROUTE_GATEWAY, &r->route, NULL, 0);
+    r->body_max =
+        route_has(r, SG_ROUTE_BULK) ? o->max_import_body : o->max_body;
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->body_max) {
-        hreq_error(r, 413, "payload_too_large", "",
-                   "the body is longer than %zu bytes", r->body_max);
+        hreq_error(r, 413, "", "the body is longer than %zu bytes",
+                   r->body_max);
         return -1;
     }
     /* Let a waiting client send its body -- only when nothing answered
@@ -1082,8 +1090,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
         return -1;
     }
     if (r->body.len + n > r->body_max) {
-        hreq_error(r, 413, "payload_too_large", "",
-                   "the body is longer than %zu bytes", r->body_max);
+        hreq_error(r, 413, "", "the body is longer than %zu bytes",
+                   r->body_max);
         return -1;
     }
     sg_buf_append(&r->body, at, n);
@@ -1172,14 +1180,14 @@ static void conn_feed(sg__conn *c, const char *p, size_t n)
         return;
     }
     if (r->err_status == 0) {
-        hreq_error(r, 400, "bad_request", "", "malformed HTTP request: %s",
+        hreq_error(r, 400, "", "malformed HTTP request: %s",
                    llhttp_get_error_reason(&c->parser)
                        ? llhttp_get_error_reason(&c->parser)
                        : llhttp_errno_name(err));
     }
     r->close_after = true;
     r->state = SG__HR_WAITING;
-    respond_error(r, r->err_status, r->err_code, r->err_msg, r->err_field, 0);
+    respond_error(r, r->err_status, r->err_msg, r->err_field, 0);
 }
 
 /* ---- Accepting. ---- */
@@ -1247,8 +1255,7 @@ static void on_connection(uv_stream_t *server, int status)
         r->close_after = true;
         r->state = SG__HR_WAITING;
         c->no_more = true;
-        respond_error(r, 503, "unavailable",
-                      "too many connections; retry later", "", 1);
+        respond_error(r, 503, "too many connections; retry later", "", 1);
         return;
     }
     c->rejected = false;

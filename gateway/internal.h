@@ -19,8 +19,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "../proto/shared.h"
 #include "songgang/gateway.h"
 #include "songgang/msg.h"
+#include "songgang/routes.h"
 
 typedef struct sg__conn sg__conn;
 typedef struct sg__hreq sg__hreq;
@@ -44,31 +46,11 @@ void sg__log(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define SG__LOG(...) sg__log(__FILE__, __LINE__, __VA_ARGS__)
 
-/* sg__err_uv and sg__err_nng translate a library's error code into an
- * SG_E* (gateway.c: the one place that does it). */
+/* sg__err_uv translates a libuv error code into an SG_E* (gateway.c:
+ * the one place that does it); sg__err_nng is proto's (shared.h). */
 int sg__err_uv(int uvrc);
-int sg__err_nng(int nngrc);
 
 /* ---- Routes and metrics (metrics.c). ---- */
-
-enum sg__route {
-    SG__R_OTHER,
-    SG__R_JOBS,
-    SG__R_JOB,
-    SG__R_JOB_CANDIDATES,
-    SG__R_WORKERS,
-    SG__R_IMPORT,
-    SG__R_WORKER,
-    SG__R_WORKER_MATCHES,
-    SG__R_WORKER_TOKEN,
-    SG__R_REGION_JOBS,
-    SG__R_ME,
-    SG__R_ME_MATCHES,
-    SG__R_EVENTS,
-    SG__R_HEALTHZ,
-    SG__R_METRICS,
-    SG__R__COUNT
-};
 
 #define SG__HIST_BUCKETS 14
 
@@ -80,8 +62,8 @@ typedef struct sg__hist {
 } sg__hist;
 
 typedef struct sg__metrics {
-    uint64_t req[SG__R__COUNT][600]; /* requests by route and status */
-    sg__hist dur[SG__R__COUNT];      /* request durations by route */
+    uint64_t req[SG_ROUTE__COUNT][600]; /* requests by route and status */
+    sg__hist dur[SG_ROUTE__COUNT];      /* request durations by route */
     sg__hist rtt;                    /* matcher round trips */
     uint64_t lmdb_bytes;             /* from the last SG /stats */
     bool have_lmdb;                  /* lmdb_bytes is known */
@@ -89,9 +71,8 @@ typedef struct sg__metrics {
     uint64_t streams_dropped;        /* SSE streams ended as too slow */
 } sg__metrics;
 
-/* sg__route_of classifies a request path (no query) into a route. */
-int sg__route_of(const char *path, size_t len);
-/* sg__route_name returns the route's pattern, e.g. "/v1/jobs/{id}". */
+/* sg__route_name returns the metrics label of a route id
+ * (songgang/routes.h): its pattern, e.g. "/v1/jobs/{id}", or "other". */
 const char *sg__route_name(int route);
 /* sg__metrics_request counts one answered request. */
 void sg__metrics_request(sg__metrics *m, int route, int status, double secs);
@@ -284,10 +265,10 @@ struct sg__hreq {
     bool http10;                    /* an HTTP/1.0 request */
     bool close_after;               /* close once this is written */
     bool expect_continue;           /* Expect: 100-continue */
-    int route;                      /* enum sg__route */
+    int route;                      /* label: first route of its path */
+    int route_id;                   /* the route for its method */
     int status;                     /* the answer's status */
     int err_status;                 /* an error found while parsing */
-    const char *err_code;           /* its code ("bad_request"...) */
     char err_msg[192];              /* its message */
     char err_field[64];             /* its field */
     bool method_known;              /* method was parsed */
@@ -379,10 +360,6 @@ int sg__req_build(sg_msg_req *m, const char *method, const char *url,
                   const uint8_t *body, size_t body_len, sg_error *e);
 /* sg__path_len returns the length of url's path (up to '?' or '#'). */
 size_t sg__path_len(const char *url, size_t len);
-/* sg__error_body appends {"error":{"code","message","field"}} to out, as
- * msgpack when msgpack is set. */
-void sg__error_body(sg_buf *out, bool msgpack, const char *code,
-                    const char *msg, const char *field);
 /* sg__log_target writes url into out[cap] for the access log: the path,
  * and the query's parameter names without any value. */
 void sg__log_target(const char *url, size_t len, char *out, size_t cap);

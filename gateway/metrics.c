@@ -17,110 +17,11 @@ static const double bounds[SG__HIST_BUCKETS] = {
     0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0,
 };
 
-static const char *const route_names[SG__R__COUNT] = {
-    [SG__R_OTHER] = "other",
-    [SG__R_JOBS] = "/v1/jobs",
-    [SG__R_JOB] = "/v1/jobs/{id}",
-    [SG__R_JOB_CANDIDATES] = "/v1/jobs/{id}/candidates",
-    [SG__R_WORKERS] = "/v1/workers",
-    [SG__R_IMPORT] = "/v1/workers:import",
-    [SG__R_WORKER] = "/v1/workers/{id}",
-    [SG__R_WORKER_MATCHES] = "/v1/workers/{id}/matches",
-    [SG__R_WORKER_TOKEN] = "/v1/workers/{id}/token",
-    [SG__R_REGION_JOBS] = "/v1/regions/{code}/jobs",
-    [SG__R_ME] = "/v1/me",
-    [SG__R_ME_MATCHES] = "/v1/me/matches",
-    [SG__R_EVENTS] = "/v1/events",
-    [SG__R_HEALTHZ] = "/healthz",
-    [SG__R_METRICS] = "/metrics",
-};
-
 const char *sg__route_name(int route)
 {
-    if (route < 0 || route >= SG__R__COUNT) {
-        route = SG__R_OTHER;
-    }
-    return route_names[route];
-}
+    const sg_route *rt = sg_route_get(route);
 
-/* is tells whether s[0..n) equals the literal lit. */
-static bool is(const char *s, size_t n, const char *lit)
-{
-    return strlen(lit) == n && memcmp(s, lit, n) == 0;
-}
-
-int sg__route_of(const char *path, size_t len)
-{
-    const char *seg[5];
-    size_t segn[5];
-    int n = 0;
-    size_t i = 0;
-
-    /* Split "/a/b/c" into at most 4 segments (a fifth means too many). */
-    if (len == 0 || path[0] != '/') {
-        return SG__R_OTHER;
-    }
-    while (i < len && n < 5) {
-        size_t j = ++i;
-        while (j < len && path[j] != '/') {
-            j++;
-        }
-        seg[n] = path + i;
-        segn[n] = j - i;
-        n++;
-        i = j;
-    }
-    if (i < len || n == 5) {
-        return SG__R_OTHER;
-    }
-    if (n == 1 && is(seg[0], segn[0], "healthz")) {
-        return SG__R_HEALTHZ;
-    }
-    if (n == 1 && is(seg[0], segn[0], "metrics")) {
-        return SG__R_METRICS;
-    }
-    if (n < 2 || !is(seg[0], segn[0], "v1") || segn[n - 1] == 0) {
-        return SG__R_OTHER;
-    }
-    if (is(seg[1], segn[1], "jobs")) {
-        if (n == 2) {
-            return SG__R_JOBS;
-        }
-        if (n == 3) {
-            return SG__R_JOB;
-        }
-        if (n == 4 && is(seg[3], segn[3], "candidates")) {
-            return SG__R_JOB_CANDIDATES;
-        }
-    } else if (is(seg[1], segn[1], "workers") && n <= 4) {
-        if (n == 2) {
-            return SG__R_WORKERS;
-        }
-        if (n == 3) {
-            return SG__R_WORKER;
-        }
-        if (is(seg[3], segn[3], "matches")) {
-            return SG__R_WORKER_MATCHES;
-        }
-        if (is(seg[3], segn[3], "token")) {
-            return SG__R_WORKER_TOKEN;
-        }
-    } else if (n == 2 && is(seg[1], segn[1], "workers:import")) {
-        return SG__R_IMPORT;
-    } else if (n == 4 && is(seg[1], segn[1], "regions") &&
-               is(seg[3], segn[3], "jobs")) {
-        return SG__R_REGION_JOBS;
-    } else if (is(seg[1], segn[1], "me")) {
-        if (n == 2) {
-            return SG__R_ME;
-        }
-        if (n == 3 && is(seg[2], segn[2], "matches")) {
-            return SG__R_ME_MATCHES;
-        }
-    } else if (n == 2 && is(seg[1], segn[1], "events")) {
-        return SG__R_EVENTS;
-    }
-    return SG__R_OTHER;
+    return rt != NULL ? rt->pattern : "other";
 }
 
 static void observe(sg__hist *h, double secs)
@@ -136,8 +37,8 @@ static void observe(sg__hist *h, double secs)
 
 void sg__metrics_request(sg__metrics *m, int route, int status, double secs)
 {
-    if (route < 0 || route >= SG__R__COUNT) {
-        route = SG__R_OTHER;
+    if (route < 0 || route >= SG_ROUTE__COUNT) {
+        route = SG_ROUTE_NONE;
     }
     if (status < 100 || status > 599) {
         status = 500;
@@ -213,13 +114,13 @@ void sg__metrics_render(sg_gateway *g, sg_buf *out)
     printf_buf(out, "# HELP songgang_http_requests_total HTTP requests "
                     "answered, by route and status.\n"
                     "# TYPE songgang_http_requests_total counter\n");
-    for (int r = 0; r < SG__R__COUNT; r++) {
+    for (int r = 0; r < SG_ROUTE__COUNT; r++) {
         for (int s = 100; s < 600; s++) {
             if (m->req[r][s] != 0) {
                 printf_buf(out,
                            "songgang_http_requests_total{route=\"%s\","
                            "status=\"%d\"} %" PRIu64 "\n",
-                           route_names[r], s, m->req[r][s]);
+                           sg__route_name(r), s, m->req[r][s]);
             }
         }
     }
@@ -227,9 +128,9 @@ void sg__metrics_render(sg_gateway *g, sg_buf *out)
                     "request's first byte to its answer.\n"
                     "# TYPE songgang_http_request_duration_seconds "
                     "histogram\n");
-    for (int r = 0; r < SG__R__COUNT; r++) {
+    for (int r = 0; r < SG_ROUTE__COUNT; r++) {
         if (m->dur[r].count != 0) {
-            snprintf(labels, sizeof labels, "route=\"%s\"", route_names[r]);
+            snprintf(labels, sizeof labels, "route=\"%s\"", sg__route_name(r));
             render_hist(out, "songgang_http_request_duration_seconds", labels,
                         &m->dur[r]);
         }

@@ -1,9 +1,9 @@
 /* gateway/request.c -- turning a parsed HTTP request into a request
  * message (docs/protocol.md): the path, the %-decoded query, the
  * credential (a Bearer header, else ?token= on a GET, which never stays in
- * the query and never reaches a log), and the JSON or msgpack error bodies
- * the gateway writes itself.  Every value is checked here against the
- * limits and character rules the matcher's decoder applies, so that a bad
+ * the query and never reaches a log).  Every value is checked here
+ * against the limits and character rules the matcher's decoder applies
+ * (the error bodies themselves are proto's sg_error_body), so that a bad
  * request gets a precise 400 from the gateway instead of a message the
  * matcher refuses.  Pure functions: no I/O, no state, any thread. */
 #include <stdio.h>
@@ -273,81 +273,6 @@ int sg__req_build(sg_msg_req *m, const char *method, const char *url,
     m->body = body_len > 0 ? body : NULL;
     m->body_len = body_len;
     return 0;
-}
-
-/* ---- Error bodies. ---- */
-
-static void json_str(sg_buf *out, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    sg_buf_append(out, "\"", 1);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            sg_buf_append(out, esc, 2);
-        } else if (c < 0x20) {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            sg_buf_append(out, esc, 6);
-        } else {
-            sg_buf_append(out, s, 1);
-        }
-    }
-    sg_buf_append(out, "\"", 1);
-}
-
-/* mp_str appends a msgpack str (fixstr, str8 or str16). */
-static void mp_str(sg_buf *out, const char *s)
-{
-    size_t n = strlen(s);
-    uint8_t h[3];
-
-    if (n > 0xffff) {
-        n = 0xffff;
-    }
-    if (n < 32) {
-        h[0] = (uint8_t)(0xa0 | n);
-        sg_buf_append(out, h, 1);
-    } else if (n < 256) {
-        h[0] = 0xd9;
-        h[1] = (uint8_t)n;
-        sg_buf_append(out, h, 2);
-    } else {
-        h[0] = 0xda;
-        h[1] = (uint8_t)(n >> 8);
-        h[2] = (uint8_t)n;
-        sg_buf_append(out, h, 3);
-    }
-    sg_buf_append(out, s, n);
-}
-
-void sg__error_body(sg_buf *out, bool msgpack, const char *code,
-                    const char *msg, const char *field)
-{
-    if (field == NULL) {
-        field = "";
-    }
-    if (msgpack) {
-        uint8_t m1 = 0x81, m3 = 0x83;
-        sg_buf_append(out, &m1, 1);
-        mp_str(out, "error");
-        sg_buf_append(out, &m3, 1);
-        mp_str(out, "code");
-        mp_str(out, code);
-        mp_str(out, "message");
-        mp_str(out, msg);
-        mp_str(out, "field");
-        mp_str(out, field);
-        return;
-    }
-    sg_buf_append(out, "{\"error\":{\"code\":", 17);
-    json_str(out, code);
-    sg_buf_append(out, ",\"message\":", 11);
-    json_str(out, msg);
-    sg_buf_append(out, ",\"field\":", 9);
-    json_str(out, field);
-    sg_buf_append(out, "}}", 2);
 }
 
 /* ---- The access log's view of a URL. ---- */

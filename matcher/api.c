@@ -5,7 +5,8 @@
  * object looked up is checked against the caller's role and scope (404
  * for what the caller may not know exists).  Bodies come in as JSON or
  * msgpack through proto's strict decoders and go out in the format the
- * client accepts.  Writes push events in the same transaction (push.c).
+ * client accepts.  Writes go through the one write path (write.c), which
+ * pushes events in the same transaction (push.c).
  * Every reply carries the data version it reflects; a 200 that depends on
  * nothing but the request and the data also says until when a gateway may
  * reuse it (cache_until, docs/protocol.md "Reusing replies").
@@ -22,6 +23,8 @@
 #include "internal.h"
 #include "songgang/api.h"
 #include "songgang/auth.h"
+#include "songgang/routes.h"
+#include "songgang/write.h"
 
 #define DEFAULT_PUSH_TOP 50
 #define JOBS_LIMIT_MAX 100     /* GET /v1/jobs */
@@ -49,7 +52,7 @@ typedef struct rq {
     bool msgpack;                  /* answer in msgpack */
     sg_principal who;              /* the caller */
     char arg[SG_MSG_PATH_MAX + 1]; /* the {id} or {code} of the path */
-    sg__push push;                 /* events appended so far */
+    sg_write wr;                   /* its writes and the events appended */
     bool cacheable;                /* its route's replies may be reused */
 } rq;
 
@@ -136,28 +139,6 @@ static int reply_jv(rq *r, int status, json_t *v)
     return 0;
 }
 
-static const char *status_code(int status)
-{
-    switch (status) {
-    case 400:
-        return "bad_request";
-    case 401:
-        return "unauthorized";
-    case 403:
-        return "forbidden";
-    case 404:
-        return "not_found";
-    case 405:
-        return "method_not_allowed";
-    case 409:
-        return "conflict";
-    case 413:
-        return "payload_too_large";
-    default:
-        return "internal";
-    }
-}
-
 /* fail answers an error and returns the SG_E* that discards the
  * request's writes.  message must never hold a credential or an ID
  * number: every caller passes text of its own or a decoder's reason. */
@@ -169,13 +150,11 @@ fail(rq *r, int status, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *err = json_object();
-    json_object_set_new(err, "code", json_string(status_code(status)));
-    json_object_set_new(err, "message", json_string(msg));
-    json_object_set_new(err, "field", json_string(field));
-    json_t *o = json_object();
-    json_object_set_new(o, "error", err);
-    reply_jv(r, status, o);
+    r->body->len = r->off;
+    r->reply->ctype = (uint8_t)sg_error_body(
+        r->body, r->msgpack ? SG_FMT_MSGPACK : SG_FMT_JSON,
+        sg_status_code(status), msg, field);
+    r->reply->status = status;
     switch (status) {
     case 404:
         return SG_ENOTFOUND;
@@ -212,26 +191,14 @@ static int fail_rc(rq *r, int rc, const sg_error *e)
 
 /* ---- Who may see what. ---- */
 
-static bool under(const char *region, const char *prefix)
-{
-    return strncmp(region, prefix, strlen(prefix)) == 0;
-}
-
-static bool job_in_scope(const sg_job *j, const char *scope)
-{
-    for (size_t i = 0; i < j->nsites; i++) {
-        if (under(j->sites[i].region, scope)) {
-            return true;
-        }
-    }
-    return scope[0] == '\0';
-}
+/* A scope or a filter is a region prefix: sg__under and sg__job_under
+ * (auth.c) are the one rule for both. */
 
 static bool job_visible(const sg_principal *p, const sg_job *j)
 {
     switch (p->role) {
     case SG_ROLE_ADMIN:
-        return job_in_scope(j, p->scope);
+        return sg__job_under(j, p->scope);
     case SG_ROLE_OFFICER:
         return true; /* officers read every job */
     case SG_ROLE_EMPLOYER:
@@ -246,7 +213,7 @@ static bool worker_visible(const sg_principal *p, const sg_worker *w)
     switch (p->role) {
     case SG_ROLE_ADMIN:
     case SG_ROLE_OFFICER:
-        return under(w->region, p->scope);
+        return sg__under(w->region, p->scope);
     case SG_ROLE_WORKER:
         return strcmp(w->id, p->worker) == 0;
     default:
@@ -311,39 +278,23 @@ static int load_worker(rq *r, const char *id, sg_worker *w)
 
 /* ---- Parameters and bodies. ---- */
 
-/* param_long reads query parameter name (default def when absent): a
- * decimal integer from lo to hi, else 400 naming it. */
+/* param_long and param_as_of read a query parameter by proto's rules
+ * (sg_msg_req_long, sg_msg_req_date: one wording for every route) and
+ * answer 400 naming it when it breaks them. */
 static int param_long(rq *r, const char *name, long lo, long hi, long def,
                       long *out)
 {
-    const char *v = sg_msg_req_get(r->req, name);
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
-    if (v[0] == '\0' || !digits_ok(v, 18)) {
-        return fail(r, 400, name, "must be an integer from %ld to %ld", lo, hi);
-    }
-    long x = strtol(v, NULL, 10);
-    if (x < lo || x > hi) {
-        return fail(r, 400, name, "must be an integer from %ld to %ld", lo, hi);
-    }
-    *out = x;
-    return 0;
+    sg_error e;
+    int rc = sg_msg_req_long(r->req, name, lo, hi, def, out, &e);
+    return rc != 0 ? fail_rc(r, rc, &e) : 0;
 }
 
 /* param_as_of reads as_of (YYYY-MM-DD), today when absent. */
 static int param_as_of(rq *r, int32_t *out)
 {
-    const char *v = sg_msg_req_get(r->req, "as_of");
-    if (v == NULL) {
-        *out = sg_today();
-        return 0;
-    }
-    if (sg_date_parse(v, strlen(v), out) != 0) {
-        return fail(r, 400, "as_of", "must be a date YYYY-MM-DD");
-    }
-    return 0;
+    sg_error e;
+    int rc = sg_msg_req_date(r->req, "as_of", sg_today(), out, &e);
+    return rc != 0 ? fail_rc(r, rc, &e) : 0;
 }
 
 /* need_record checks that the body is one JSON or msgpack record. */
@@ -396,20 +347,8 @@ static int decode_worker(rq *r, sg_worker *w)
     return rc != 0 ? fail_rc(r, rc, &e) : 0;
 }
 
-/* ---- Writes: a record and its pushes, in one transaction. ---- */
-
-static int write_job(rq *r, const sg_job *old, const sg_job *j, sg_error *e)
-{
-    int rc = sg_txn_put_job(r->t, j, e);
-    return rc != 0 ? rc : sg__push_job(&r->push, old, j);
-}
-
-static int write_worker(rq *r, const sg_worker *old, const sg_worker *w,
-                        sg_error *e)
-{
-    int rc = sg_txn_put_worker(r->t, w, e);
-    return rc != 0 ? rc : sg__push_worker(&r->push, old, w);
-}
+/* ---- Writes: each handler checks who may write what, then calls the
+ * one write path (songgang/write.h) with the record it read. ---- */
 
 /* ---- Jobs. ---- */
 
@@ -426,14 +365,14 @@ static int h_job_post(rq *r)
         strcmp(j.employer, r->who.employer) != 0) {
         return fail(r, 403, "employer", "must be your own employer id");
     }
-    if (!job_in_scope(&j, r->who.scope)) {
+    if (!sg__job_under(&j, r->who.scope)) {
         return fail(r, 403, "sites", "no site is under your scope");
     }
     rc = sg_txn_get_job(r->t, j.id, &old);
     if (rc == 0) {
         return fail(r, 409, "id", "a job with this id exists");
     }
-    if (rc != SG_ENOTFOUND || (rc = write_job(r, NULL, &j, &e)) != 0) {
+    if (rc != SG_ENOTFOUND || (rc = sg_write_job_over(&r->wr, NULL, &j, &e)) != 0) {
         return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 201, sg_job_to_jv(&j));
@@ -473,10 +412,10 @@ static int h_job_put(rq *r)
         strcmp(j.employer, r->who.employer) != 0) {
         return fail(r, 403, "employer", "must be your own employer id");
     }
-    if (!job_in_scope(&j, r->who.scope)) {
+    if (!sg__job_under(&j, r->who.scope)) {
         return fail(r, 403, "sites", "no site is under your scope");
     }
-    if ((rc = write_job(r, exists ? &old : NULL, &j, &e)) != 0) {
+    if ((rc = sg_write_job_over(&r->wr, exists ? &old : NULL, &j, &e)) != 0) {
         return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 200, sg_job_to_jv(&j));
@@ -491,13 +430,8 @@ static int h_job_delete(rq *r)
     if (rc != 0) {
         return rc;
     }
-    if (j.state != SG_JOB_CLOSED) {
-        sg_job closed = j;
-        closed.state = SG_JOB_CLOSED;
-        if ((rc = write_job(r, &j, &closed, &e)) != 0) {
-            return fail_rc(r, rc, &e);
-        }
-        j = closed;
+    if ((rc = sg_write_close_job(&r->wr, j.id, &j)) != 0) {
+        return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 200, sg_job_to_jv(&j));
 }
@@ -518,7 +452,7 @@ static int list_job(void *arg, const sg_job *j)
 {
     job_list *l = arg;
     if (!job_visible(l->who, j) ||
-        (l->region != NULL && !job_in_scope(j, l->region)) ||
+        (l->region != NULL && !sg__job_under(j, l->region)) ||
         (l->source >= 0 && j->source != l->source) ||
         (l->state >= 0 && j->state != l->state)) {
         return 0;
@@ -611,7 +545,7 @@ static int h_candidates(rq *r)
         /* An employer sees a summary; so does a scoped admin for a worker
          * outside its scope. */
         if (rc != 0 ||
-            (r->who.role == SG_ROLE_ADMIN && under(w.region, r->who.scope))) {
+            (r->who.role == SG_ROLE_ADMIN && sg__under(w.region, r->who.scope))) {
             json_array_append_new(arr, full);
             continue;
         }
@@ -657,14 +591,14 @@ static int h_worker_post(rq *r)
     if (rc != 0) {
         return rc;
     }
-    if (!under(w.region, r->who.scope)) {
+    if (!sg__under(w.region, r->who.scope)) {
         return fail(r, 403, "region", "outside your scope");
     }
     rc = sg_txn_get_worker(r->t, w.id, &old);
     if (rc == 0) {
         return fail(r, 409, "id", "a worker with this id exists");
     }
-    if (rc != SG_ENOTFOUND || (rc = write_worker(r, NULL, &w, &e)) != 0) {
+    if (rc != SG_ENOTFOUND || (rc = sg_write_worker_over(&r->wr, NULL, &w, &e)) != 0) {
         return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 201, sg_worker_to_jv(&w));
@@ -706,10 +640,11 @@ static int h_worker_put(rq *r)
     if (strcmp(w.id, r->arg) != 0) {
         return fail(r, 400, "id", "must equal the id in the path");
     }
-    if (!under(w.region, r->who.scope)) {
+    if (!sg__under(w.region, r->who.scope)) {
         return fail(r, 403, "region", "outside your scope");
     }
-    if ((rc = write_worker(r, exists ? &old : NULL, &w, &e)) != 0) {
+    if ((rc = sg_write_worker_over(&r->wr, exists ? &old : NULL, &w,
+                                   &e)) != 0) {
         return fail_rc(r, rc, &e);
     }
     return reply_jv(r, 200, sg_worker_to_jv(&w));
@@ -807,56 +742,32 @@ static int h_token(rq *r)
     return reply_jv(r, 200, o);
 }
 
-/* import_line takes one NDJSON line: 0 when it landed, 1 when it was
- * rejected (and listed), or a negative SG_E* when the store failed. */
+/* import_line takes one NDJSON line through the shared path (scoped to
+ * the caller): 0 when it landed, 1 when it was rejected (and listed), or
+ * a negative SG_E* when the store failed. */
 static int import_line(rq *r, const char *line, size_t len, long lineno,
                        json_t *errors, long *rejected)
 {
-    sg_worker w, old;
     sg_error e;
     sg_error_clear(&e);
-    sg_kind kind;
-    int rc = sg_json_decode(line, len, SG_KIND_WORKER, sg_store_idkey(r->a->s),
-                            &kind, &w, NULL, &e);
-    bool exists = false;
-    if (rc == 0) {
-        rc = sg_txn_get_worker(r->t, w.id, &old);
-        exists = rc == 0;
-        if (rc == SG_ENOTFOUND) {
-            rc = 0;
-        } else if (rc != 0) {
-            return rc;
-        }
-        /* An officer's lines stay inside its scope, both ways. */
-        if (exists && !worker_visible(&r->who, &old)) {
-            rc = sg_error_set(&e, SG_EINVAL, "id", "not in your scope");
-        } else if (!under(w.region, r->who.scope)) {
-            rc = sg_error_set(&e, SG_EINVAL, "region", "outside your scope");
-        }
-    }
-    if (rc == 0) {
-        rc = write_worker(r, exists ? &old : NULL, &w, &e);
-        if (rc != 0 && rc != SG_EINVAL && rc != SG_EEXIST) {
-            return rc; /* the store, not the line */
-        }
-    }
-    if (rc == 0) {
-        return 0;
+    int rc = sg_write_import_line(&r->wr, line, len, SG_KIND_WORKER,
+                                  sg_store_idkey(r->a->s), NULL, &e);
+    if (rc <= 0) {
+        return rc;
     }
     (*rejected)++;
     if (json_array_size(errors) < IMPORT_ERRORS_MAX) {
         json_t *o = json_object();
         json_object_set_new(o, "line", json_integer(lineno));
         json_object_set_new(o, "field", json_string(e.field));
-        json_object_set_new(
-            o, "reason", json_string(e.reason[0] ? e.reason : sg_strerror(rc)));
+        json_object_set_new(o, "reason", json_string(e.reason));
         json_array_append_new(errors, o);
     }
     return 1;
 }
 
 /* h_import loads NDJSON workers line by line: each good line lands (in
- * its own nested transaction, with its pushes), each bad one is listed
+ * atomically, with its pushes), each bad one is listed
  * with its line number; the first IMPORT_ERRORS_MAX are listed. */
 static int h_import(rq *r)
 {
@@ -870,6 +781,7 @@ static int h_import(rq *r)
     }
     json_t *errors = json_array();
     long accepted = 0, rejected = 0, lineno = 0;
+    r->wr.scope = r->who.scope; /* an officer's lines stay in its scope */
     const char *p = (const char *)q->body, *end = p + q->body_len;
     int rc = 0;
     while (rc >= 0 && p != NULL && p < end) {
@@ -952,7 +864,7 @@ static int h_region_jobs(rq *r)
     long limit;
     int32_t as_of;
     const char *code = r->arg;
-    if (!region_known(code) || !under(code, r->who.scope)) {
+    if (!region_known(code) || !sg__under(code, r->who.scope)) {
         return fail(r, 404, "", "no such region in your scope");
     }
     int rc = param_long(r, "limit", 1, SG_MATCH_LIMIT_MAX, 20, &limit);
@@ -1030,7 +942,7 @@ static int on_event(void *arg, const sg_event *ev, const uint8_t *raw, size_t n)
         return 1; /* stop */
     }
     b->scanned++;
-    if (b->prefix == NULL || under(ev->region, b->prefix)) {
+    if (b->prefix == NULL || sg__under(ev->region, b->prefix)) {
         sg_buf_append(&b->items, raw, n);
         b->n++;
     }
@@ -1116,7 +1028,7 @@ static int h_events(rq *r)
         if (!region_known(region)) {
             return fail(r, 400, "region", "must be a known region code");
         }
-        if (!under(region, r->who.scope)) {
+        if (!sg__under(region, r->who.scope)) {
             return fail(r, 403, "region", "outside your scope");
         }
         sg_buf_init(&b.items);
@@ -1140,16 +1052,14 @@ static int h_events(rq *r)
  * gateways' fan-out; they authorised each stream already. */
 static int h_poll(rq *r)
 {
-    const char *after = sg_msg_req_get(r->req, "after");
     long limit;
     uint64_t from = 0;
-    if (after != NULL) {
-        if (after[0] == '\0' || !digits_ok(after, 19)) {
-            return fail(r, 400, "after", "must be a sequence number");
-        }
-        from = strtoull(after, NULL, 10);
+    sg_error e;
+    int rc = sg_msg_req_seq(r->req, "after", 0, &from, &e);
+    if (rc != 0) {
+        return fail_rc(r, rc, &e);
     }
-    int rc = param_long(r, "limit", 1, EVENTS_MAX, EVENTS_MAX, &limit);
+    rc = param_long(r, "limit", 1, EVENTS_MAX, EVENTS_MAX, &limit);
     if (rc != 0) {
         return rc;
     }
@@ -1213,67 +1123,39 @@ static int h_stats(rq *r)
 
 #define ROLE(x) (1u << SG_ROLE_##x)
 
-typedef struct route {
-    const char *method;  /* GET, POST, PUT, DELETE, SG */
-    const char *pattern; /* path; '*' stands for one segment */
-    unsigned roles;      /* ROLE() bits; 0 = no credential (internal) */
-    int (*fn)(rq *r);    /* the handler */
-    bool cache;          /* a 200 depends only on the request, the
-                            credential, the data and today (cache_until) */
-} route;
+/* The API's part of each route (songgang/routes.h has the rest: method,
+ * pattern, whether a 200 may be reused). */
+typedef struct handler {
+    unsigned roles;   /* ROLE() bits; 0 = no credential (internal) */
+    int (*fn)(rq *r); /* the handler */
+} handler;
 
-static const route routes[] = {
-    {"GET", "/v1/jobs", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
-     h_jobs_list, true},
-    {"POST", "/v1/jobs", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_post, false},
-    {"GET", "/v1/jobs/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
-     h_job_get, true},
-    {"PUT", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_put, false},
-    {"DELETE", "/v1/jobs/*", ROLE(ADMIN) | ROLE(EMPLOYER), h_job_delete,
-     false},
-    {"GET", "/v1/jobs/*/candidates", ROLE(ADMIN) | ROLE(EMPLOYER),
-     h_candidates, true},
-    {"POST", "/v1/workers", ROLE(ADMIN) | ROLE(OFFICER), h_worker_post, false},
-    {"POST", "/v1/workers:import", ROLE(ADMIN) | ROLE(OFFICER), h_import,
-     false},
-    {"GET", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_worker_get, true},
-    {"PUT", "/v1/workers/*", ROLE(ADMIN) | ROLE(OFFICER), h_worker_put, false},
-    {"GET", "/v1/workers/*/matches", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
-     h_worker_matches, true},
-    {"POST", "/v1/workers/*/token", ROLE(ADMIN) | ROLE(OFFICER), h_token,
-     false},
-    {"GET", "/v1/regions/*/jobs", ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs,
-     true},
-    {"GET", "/v1/me", ROLE(WORKER), h_me, true},
-    {"GET", "/v1/me/matches", ROLE(WORKER), h_me_matches, true},
-    {"GET", "/v1/events", ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER), h_events,
-     false},
-    {"SG", "/events/poll", 0, h_poll, false},
-    {"SG", "/stats", 0, h_stats, false},
-    {"SG", "/version", 0, h_version, false},
+static const handler handlers[SG_ROUTE__COUNT] = {
+    [SG_ROUTE_JOBS_LIST] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
+                            h_jobs_list},
+    [SG_ROUTE_JOB_POST] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_post},
+    [SG_ROUTE_JOB_GET] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(EMPLOYER),
+                          h_job_get},
+    [SG_ROUTE_JOB_PUT] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_put},
+    [SG_ROUTE_JOB_DELETE] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_job_delete},
+    [SG_ROUTE_JOB_CANDIDATES] = {ROLE(ADMIN) | ROLE(EMPLOYER), h_candidates},
+    [SG_ROUTE_WORKER_POST] = {ROLE(ADMIN) | ROLE(OFFICER), h_worker_post},
+    [SG_ROUTE_IMPORT] = {ROLE(ADMIN) | ROLE(OFFICER), h_import},
+    [SG_ROUTE_WORKER_GET] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                             h_worker_get},
+    [SG_ROUTE_WORKER_PUT] = {ROLE(ADMIN) | ROLE(OFFICER), h_worker_put},
+    [SG_ROUTE_WORKER_MATCHES] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                                 h_worker_matches},
+    [SG_ROUTE_WORKER_TOKEN] = {ROLE(ADMIN) | ROLE(OFFICER), h_token},
+    [SG_ROUTE_REGION_JOBS] = {ROLE(ADMIN) | ROLE(OFFICER), h_region_jobs},
+    [SG_ROUTE_ME] = {ROLE(WORKER), h_me},
+    [SG_ROUTE_ME_MATCHES] = {ROLE(WORKER), h_me_matches},
+    [SG_ROUTE_EVENTS] = {ROLE(ADMIN) | ROLE(OFFICER) | ROLE(WORKER),
+                         h_events},
+    [SG_ROUTE_POLL] = {0, h_poll},
+    [SG_ROUTE_STATS] = {0, h_stats},
+    [SG_ROUTE_VERSION] = {0, h_version},
 };
-
-/* path_match matches path against pattern, copying the one '*' segment
- * (non-empty, no '/') into arg. */
-static bool path_match(const char *pat, const char *path, char *arg, size_t cap)
-{
-    while (*pat != '\0') {
-        if (*pat == '*') {
-            size_t n = strcspn(path, "/");
-            if (n == 0 || n >= cap) {
-                return false;
-            }
-            memcpy(arg, path, n);
-            arg[n] = '\0';
-            path += n;
-            pat++;
-        } else if (*pat++ != *path++) {
-            return false;
-        }
-    }
-    return *path == '\0';
-}
 
 static const char *const role_words[SG_ROLE__COUNT] = {
     "", "an admin", "an officer", "an employer", "a worker",
@@ -1282,25 +1164,17 @@ static const char *const role_words[SG_ROLE__COUNT] = {
 /* dispatch routes, authenticates and runs the handler. */
 static int dispatch(rq *r)
 {
-    const route *rt = NULL;
-    bool path_known = false;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (path_match(routes[i].pattern, r->req->path, r->arg,
-                       sizeof(r->arg))) {
-            path_known = true;
-            if (strcmp(routes[i].method, r->req->method) == 0) {
-                rt = &routes[i];
-                break;
-            }
-        }
+    int any;
+    int id = sg_route_match(r->req->method, r->req->path,
+                            strlen(r->req->path),
+                            SG_ROUTE_API | SG_ROUTE_INTERNAL, &any, r->arg,
+                            sizeof(r->arg));
+    const handler *rt = id != SG_ROUTE_NONE ? &handlers[id] : NULL;
+    if (rt == NULL || rt->fn == NULL) {
+        return any != SG_ROUTE_NONE ? fail(r, 405, "", "method not allowed")
+                                    : fail(r, 404, "", "no such path");
     }
-    if (rt == NULL) {
-        return path_known ? fail(r, 405, "", "method not allowed")
-                          : fail(r, 404, "", "no such path");
-    }
-    /* Re-match: a later pattern may have overwritten arg. */
-    path_match(rt->pattern, r->req->path, r->arg, sizeof(r->arg));
-    r->cacheable = rt->cache;
+    r->cacheable = (sg_route_get(id)->flags & SG_ROUTE_CACHE) != 0;
     if (rt->roles != 0) {
         if (r->req->cred[0] == '\0') {
             return fail(r, 401, "", "a credential is required");
@@ -1388,10 +1262,7 @@ int sg_api_handle(sg_api *a, sg_txn *t, const sg_msg_req *req,
     r.body = body;
     r.off = body->len;
     r.msgpack = req->accept == SG_FMT_MSGPACK;
-    r.push.t = t;
-    r.push.top = a->push_top;
-    r.push.w = &a->w;
-    r.push.as_of = sg_today();
+    sg_write_init(&r.wr, t, 0, a->push_top, &a->w);
     int rc = dispatch(&r);
     reply->body = body->data != NULL ? body->data + r.off : NULL;
     reply->body_len = body->len - r.off;
@@ -1399,8 +1270,8 @@ int sg_api_handle(sg_api *a, sg_txn *t, const sg_msg_req *req,
         reply->stream == SG_STREAM_NONE) {
         reply->cache_until_ms = cache_until(&r, now);
     }
-    if (rc == 0 && last_seq != NULL && r.push.last_seq > *last_seq) {
-        *last_seq = r.push.last_seq;
+    if (rc == 0 && last_seq != NULL && r.wr.last_seq > *last_seq) {
+        *last_seq = r.wr.last_seq;
     }
     return rc;
 }

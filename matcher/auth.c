@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "internal.h"
 #include "songgang/auth.h"
 
 #define SECRET_LEN 32 /* random bytes of a key's secret */
@@ -303,4 +304,21 @@ int sg_auth_check(const sg_auth *a, sg_txn *t, const char *cred, int64_t now,
         return check_token(a, t, cred, now, out);
     }
     return SG_ENOTFOUND;
+}
+
+/* ---- Scopes: region prefixes. ---- */
+
+bool sg__under(const char *region, const char *prefix)
+{
+    return strncmp(region, prefix, strlen(prefix)) == 0;
+}
+
+bool sg__job_under(const sg_job *j, const char *prefix)
+{
+    for (size_t i = 0; i < j->nsites; i++) {
+        if (sg__under(j->sites[i].region, prefix)) {
+            return true;
+        }
+    }
+    return prefix[0] == '\0';
 }

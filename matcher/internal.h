@@ -1,7 +1,8 @@
 /* matcher/internal.h -- private declarations shared by the matcher's files.
  * The compact views that posting values carry (view.c) are what a query
- * scores, so store.c writes them and match.c reads them; both go through
- * the functions here so the byte layout is written down in one place.
+ * scores, so store_records.c writes them and match.c reads them; both go
+ * through the functions here so the byte layout is written down in one
+ * place.
  * The push rules (push.c) that api.c and the CLI run after a write are
  * here too. */
 #ifndef SG_MATCHER_INTERNAL_H
@@ -122,5 +123,19 @@ int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job);
  * worker whose status changes to returned or idle gets a `list` event
  * with its fresh top 20. */
 int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w);
+
+/* ---- Test hooks (service.c). ---- */
+
+/* sg__service_commit_faults is fault injection for tests: while it is
+ * above zero, each group commit is abandoned as if LMDB had failed
+ * (SG_EIO) and the count goes down by one.  Zero in production. */
+extern _Atomic int sg__service_commit_faults;
+
+/* ---- Scopes (auth.c). ---- */
+
+/* sg__under tells whether region lies under prefix (a scope or a filter;
+ * "" is everywhere); sg__job_under whether any site of j does. */
+bool sg__under(const char *region, const char *prefix);
+bool sg__job_under(const sg_job *j, const char *prefix);
 
 #endif /* SG_MATCHER_INTERNAL_H */

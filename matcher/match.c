@@ -1,6 +1,6 @@
 /* matcher/match.c -- ranked matching, worker -> jobs and job -> workers.
- * Candidates come from the postings (store.c), which are keyed so that a
- * query only reads entries that can pass the labor-class, region-tier and
+ * Candidates come from the postings (store_records.c), which are keyed so that
+ * a query only reads entries that can pass the labor-class, region-tier and
  * skill filters; every hard filter is then checked again on the candidate's
  * view, so the postings narrow the search but never decide it.  Scores are
  * integers (points), the sum of named parts, so two runs -- or the

@@ -1,9 +1,9 @@
 /* matcher/push.c -- push events: which workers hear about a job write, and
  * a returning worker's fresh list (docs/api.md "Push").
- * Pushes run inside the write transaction of the record write that causes
- * them, so an event exists exactly when its cause was committed, and its
- * seq is committed with it (store.c).  The job remembers whom it reached
- * (the pushed set), so closing it can take it back from exactly them.
+ * Pushes run inside the write transaction of the record write that causes them,
+ * so an event exists exactly when its cause was committed, and its seq is
+ * committed with it (store_events.c).  The job remembers whom it reached (the
+ * pushed set), so closing it can take it back from exactly them.
  * Runs on the thread that owns the write transaction (the service's
  * writer, or the CLI). */
 #include <jansson.h>

@@ -15,8 +15,6 @@
  * PUB socket (docs/protocol.md). */
 #include <assert.h>
 #include <errno.h>
-#include <jansson.h>
-#include <msgpack.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,6 +25,9 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "../proto/shared.h"
+#include "internal.h"
+#include "songgang/routes.h"
 #include "songgang/service.h"
 
 #define CONTEXTS_DEFAULT 64
@@ -94,23 +95,6 @@ _Atomic int sg__service_commit_faults;
 
 /* ---- Helpers. ---- */
 
-/* err_nng translates an NNG error code (the one place it is done here). */
-static int err_nng(int rv)
-{
-    switch (rv) {
-    case 0:
-        return 0;
-    case NNG_EADDRINUSE:
-        return SG_EBUSY;
-    case NNG_EINVAL:
-    case NNG_EADDRINVAL:
-    case NNG_ENOTSUP:
-        return SG_EINVAL;
-    default:
-        return SG_EIO;
-    }
-}
-
 static void q_push(queue *q, slot *s)
 {
     s->next = NULL;
@@ -140,44 +124,6 @@ static slot *q_pop(queue *q)
 
 /* ---- Replies. ---- */
 
-/* error_body writes {"error": {"code", "message", "field"}} into b, as
- * msgpack when fmt asks for it, else JSON; returns the format used. */
-static sg_fmt error_body(sg_buf *b, sg_fmt fmt, const char *code,
-                         const char *message, const char *field)
-{
-    if (fmt == SG_FMT_MSGPACK) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        const char *kv[] = {"code", code, "message", message, "field", field};
-
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        msgpack_pack_str(&pk, 5);
-        msgpack_pack_str_body(&pk, "error", 5);
-        msgpack_pack_map(&pk, 3);
-        for (int i = 0; i < 6; i++) {
-            msgpack_pack_str(&pk, strlen(kv[i]));
-            msgpack_pack_str_body(&pk, kv[i], strlen(kv[i]));
-        }
-        sg_buf_append(b, sb.data, sb.size);
-        msgpack_sbuffer_destroy(&sb);
-        return SG_FMT_MSGPACK;
-    } else {
-        json_t *o = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code,
-                              "message", message, "field", field);
-        char *s;
-
-        assert(o != NULL);
-        s = json_dumps(o, JSON_COMPACT);
-        assert(s != NULL);
-        sg_buf_append(b, s, strlen(s));
-        free(s);
-        json_decref(o);
-        return SG_FMT_JSON;
-    }
-}
-
 /* set_error replaces the slot's reply by an error reply. */
 static void set_error(slot *s, int status, sg_fmt fmt, const char *code,
                       const char *message, const char *field)
@@ -187,7 +133,8 @@ static void set_error(slot *s, int status, sg_fmt fmt, const char *code,
     s->body.len = 0;
     s->reply = zero;
     s->reply.status = status;
-    s->reply.ctype = (uint8_t)error_body(&s->body, fmt, code, message, field);
+    s->reply.ctype =
+        (uint8_t)sg_error_body(&s->body, fmt, code, message, field);
     s->reply.body = s->body.data;
     s->reply.body_len = s->body.len;
 }
@@ -248,11 +195,20 @@ static void post_recv(slot *s)
  * read to a reader thread costs two context switches per request, 30-40%
  * of the matches route's throughput.  Reads that may run for long (the
  * region lists walk every worker under a code) still go to the readers,
- * so that NNG's task threads are never held for seconds. */
+ * so that NNG's task threads are never held for seconds: the routes
+ * marked SG_ROUTE_LONG (songgang/routes.h).  An unknown path is a 404
+ * at once, so it runs in place too. */
 static bool inline_read(const sg_msg_req *req)
 {
-    return !sg_api_is_write(req) &&
-           strncmp(req->path, "/v1/regions/", 12) != 0;
+    int id;
+
+    if (sg_api_is_write(req)) {
+        return false;
+    }
+    id = sg_route_match(req->method, req->path, strlen(req->path),
+                        SG_ROUTE_API | SG_ROUTE_INTERNAL, NULL, NULL, 0);
+    return id == SG_ROUTE_NONE ||
+           (sg_route_get(id)->flags & SG_ROUTE_LONG) == 0;
 }
 
 /* read_one answers a read request in a read transaction and sends it. */
@@ -537,7 +493,7 @@ static int fail(const char *what, const char *url, int rv)
 {
     fprintf(stderr, "songgang-matcher: %s %s: %s\n", what, url,
             nng_strerror(rv));
-    return err_nng(rv);
+    return sg__err_nng(rv);
 }
 
 int sg_service_open(sg_service **out, sg_store *s, sg_api *a,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "songgang/proto.h"
+#include "shared.h"
 
 /* Dates are supported for years 1900..2199 only: a 4-digit year, and a
  * range wide enough for birth dates and contract ends. */

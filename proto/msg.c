@@ -957,11 +957,23 @@ int sg_doorbell_decode(const uint8_t *p, size_t len, uint64_t *seq)
 
 /* ---- The doorbell's address (docs/protocol.md). ---- */
 
+/* put_url copies the formatted URL into buf only when it fits, so that
+ * buf is written only on success. */
+static int put_url(char *buf, size_t cap, const char *tmp, int n)
+{
+    if (n < 0 || (size_t)n >= cap) {
+        return SG_ETOOBIG;
+    }
+    memcpy(buf, tmp, (size_t)n + 1);
+    return 0;
+}
+
 int sg_pub_url(const char *listen, char *buf, size_t cap)
 {
     const char *colon;
     char *end;
     unsigned long port;
+    char tmp[4096]; /* longer than any URL NNG takes */
     int n;
 
     if (listen == NULL || buf == NULL) {
@@ -969,8 +981,8 @@ int sg_pub_url(const char *listen, char *buf, size_t cap)
     }
     if (strncmp(listen, "ipc://", 6) == 0 ||
         strncmp(listen, "inproc://", 9) == 0) {
-        n = snprintf(buf, cap, "%s.pub", listen);
-        return n < 0 || (size_t)n >= cap ? SG_ETOOBIG : 0;
+        n = snprintf(tmp, sizeof tmp, "%s.pub", listen);
+        return n >= (int)sizeof tmp ? SG_ETOOBIG : put_url(buf, cap, tmp, n);
     }
     if (strncmp(listen, "tcp://", 6) != 0 &&
         strncmp(listen, "tcp4://", 7) != 0 &&
@@ -987,6 +999,7 @@ int sg_pub_url(const char *listen, char *buf, size_t cap)
     if (*end != '\0' || errno != 0 || port == 0 || port >= 65535) {
         return SG_EINVAL;
     }
-    n = snprintf(buf, cap, "%.*s:%lu", (int)(colon - listen), listen, port + 1);
-    return n < 0 || (size_t)n >= cap ? SG_ETOOBIG : 0;
+    n = snprintf(tmp, sizeof tmp, "%.*s:%lu", (int)(colon - listen), listen,
+                 port + 1);
+    return n >= (int)sizeof tmp ? SG_ETOOBIG : put_url(buf, cap, tmp, n);
 }

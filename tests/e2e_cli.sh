@@ -171,5 +171,26 @@ checked dbk
 "$BIN" close-job --db dbk --job J-yx-004 && "$BIN" delete --db dbk --job J-yx-005 && ok "close-job and delete with push bookkeeping" || bad "close/delete"
 checked dbk
 
+# --- import --push: the same records as the bulk import, pushed as the API ---
+"$BIN" gen --county 360425 --workers 300 --jobs 30 --seed 5 >p.ndjson
+expect "import without pushes" "$BIN" import --db dbp0 p.ndjson
+expect "import --push" "$BIN" import --db dbp1 --push --push-top 20 p.ndjson
+grep -q "accepted 330, rejected 0" "$TMP/out" && ok "import --push: summary" || bad "import --push summary"
+checked dbp1
+"$BIN" export --db dbp0 | jq -c 'del(.id_number_hash)' >p0.ndjson
+"$BIN" export --db dbp1 | jq -c 'del(.id_number_hash)' >p1.ndjson
+cmp -s p0.ndjson p1.ndjson && ok "import with and without --push: same records" || bad "push changed records"
+pj=$(jq -r 'select(.kind=="job") | .id' p.ndjson | head -1)
+expect "close-job after import --push" "$BIN" close-job --db dbp1 --job "$pj"
+expect "close-job after a bulk import" "$BIN" close-job --db dbp0 --job "$pj"
+expect "delete after import --push" "$BIN" delete --db dbp1 --job "$pj"
+checked dbp0
+checked dbp1
+"$BIN" close-job --db dbp1 --job "" >out 2>err; rc=$?
+[ $rc = 1 ] && grep -q -- "--job: not an id" err && ok "close-job with an empty id: exit 1, names --job" || bad "close-job empty id ($rc)"
+echo 'bogus' >bad.conf
+"$BIN" import --db dbp2 --push --weights bad.conf p.ndjson >out 2>err; rc=$?
+[ $rc = 1 ] && grep -q "bad.conf" err && ok "import --push with a bad weights file: exit 1, names it" || bad "bad weights ($rc)"
+
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -2,7 +2,9 @@
  * round trips of requests, replies, events and the doorbell; every kind
  * of bad input with the field it must name; hostile headers that claim
  * more than the bytes hold; every truncation; and a random mutation loop
- * whose survivors must re-encode to themselves.  Inputs are copied to
+ * whose survivors must re-encode to themselves; the route table and its
+ * path matcher (songgang/routes.h); the error body, the query rules and
+ * the NNG error translation.  Inputs are copied to
  * exact-size heap buffers so that ASan catches any read past the end. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,9 +14,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <msgpack.h>
+#include <nng/nng.h>
 
 #include "songgang/msg.h"
+#include "songgang/routes.h"
+#include "../proto/shared.h"
 
 /* ---- Helpers: hand-built msgpack. ---- */
 
@@ -1268,6 +1274,376 @@ static void test_doorbell(void **state)
     assert_int_equal(seq, 5);
 }
 
+/* ---- The route table (songgang/routes.h). ---- */
+
+#define ALL (SG_ROUTE_API | SG_ROUTE_GATEWAY | SG_ROUTE_INTERNAL)
+
+/* match is sg_route_match on a NUL-terminated path. */
+static int match(const char *method, const char *path, unsigned where,
+                 int *any, char *arg, size_t cap)
+{
+    return sg_route_match(method, path, strlen(path), where, any, arg, cap);
+}
+
+static void test_routes_every_pattern(void **state)
+{
+    static const struct {
+        const char *method, *path, *arg;
+        int id;
+        unsigned flags;
+    } cases[] = {
+        {"GET", "/v1/jobs", "", SG_ROUTE_JOBS_LIST, SG_ROUTE_CACHE},
+        {"POST", "/v1/jobs", "", SG_ROUTE_JOB_POST, 0},
+        {"GET", "/v1/jobs/J1", "J1", SG_ROUTE_JOB_GET, SG_ROUTE_CACHE},
+        {"PUT", "/v1/jobs/J1", "J1", SG_ROUTE_JOB_PUT, 0},
+        {"DELETE", "/v1/jobs/J-x_2", "J-x_2", SG_ROUTE_JOB_DELETE, 0},
+        {"GET", "/v1/jobs/J1/candidates", "J1", SG_ROUTE_JOB_CANDIDATES,
+         SG_ROUTE_CACHE},
+        {"POST", "/v1/workers", "", SG_ROUTE_WORKER_POST, 0},
+        {"POST", "/v1/workers:import", "", SG_ROUTE_IMPORT, SG_ROUTE_BULK},
+        {"GET", "/v1/workers/W1", "W1", SG_ROUTE_WORKER_GET, SG_ROUTE_CACHE},
+        {"PUT", "/v1/workers/W1", "W1", SG_ROUTE_WORKER_PUT, 0},
+        {"GET", "/v1/workers/W1/matches", "W1", SG_ROUTE_WORKER_MATCHES,
+         SG_ROUTE_CACHE},
+        {"POST", "/v1/workers/W1/token", "W1", SG_ROUTE_WORKER_TOKEN, 0},
+        {"GET", "/v1/regions/360425108/jobs", "360425108",
+         SG_ROUTE_REGION_JOBS, SG_ROUTE_CACHE | SG_ROUTE_LONG},
+        {"GET", "/v1/me", "", SG_ROUTE_ME, SG_ROUTE_CACHE},
+        {"GET", "/v1/me/matches", "", SG_ROUTE_ME_MATCHES, SG_ROUTE_CACHE},
+        {"GET", "/v1/events", "", SG_ROUTE_EVENTS, SG_ROUTE_STREAM},
+        {"GET", "/healthz", "", SG_ROUTE_HEALTHZ, 0},
+        {"GET", "/metrics", "", SG_ROUTE_METRICS, 0},
+        {"SG", "/events/poll", "", SG_ROUTE_POLL, 0},
+        {"SG", "/stats", "", SG_ROUTE_STATS, 0},
+        {"SG", "/version", "", SG_ROUTE_VERSION, 0},
+    };
+    const unsigned kinds = SG_ROUTE_CACHE | SG_ROUTE_LONG | SG_ROUTE_BULK |
+                           SG_ROUTE_STREAM;
+    bool seen[SG_ROUTE__COUNT] = {false};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char arg[64] = "junk";
+        int any = -1;
+        int id = match(cases[i].method, cases[i].path, ALL, &any, arg,
+                       sizeof arg);
+        const sg_route *rt = sg_route_get(id);
+
+        assert_int_equal(id, cases[i].id);
+        assert_string_equal(arg, cases[i].arg);
+        assert_non_null(rt);
+        assert_string_equal(rt->method, cases[i].method);
+        assert_int_equal(rt->flags & kinds, cases[i].flags);
+        assert_non_null(rt->name);
+        /* The label is the first route of the same pattern. */
+        assert_true(any >= 1 && any <= id);
+        assert_string_equal(sg_route_get(any)->pattern, rt->pattern);
+        seen[id] = true;
+    }
+    /* Every route in the table was reached once, and each is in exactly
+     * one of the three places. */
+    for (int id = 1; id < SG_ROUTE__COUNT; id++) {
+        unsigned w = sg_route_get(id)->flags &
+                     (SG_ROUTE_API | SG_ROUTE_GATEWAY | SG_ROUTE_INTERNAL);
+        assert_true(seen[id]);
+        assert_true(w == SG_ROUTE_API || w == SG_ROUTE_GATEWAY ||
+                    w == SG_ROUTE_INTERNAL);
+    }
+    assert_null(sg_route_get(SG_ROUTE_NONE));
+    assert_null(sg_route_get(SG_ROUTE__COUNT));
+    assert_null(sg_route_get(-1));
+    assert_string_equal(sg_route_get(SG_ROUTE_REGION_JOBS)->pattern,
+                        "/v1/regions/{code}/jobs");
+    assert_string_equal(sg_route_get(SG_ROUTE_JOB_CANDIDATES)->pattern,
+                        "/v1/jobs/{id}/candidates");
+}
+
+static void test_routes_unknown(void **state)
+{
+    static const char *const paths[] = {
+        "", "/", "/v1", "/v1/", "/v1/jobs/", "/v1/jobs//candidates",
+        "/v1/jobs/J1/", "/v1/jobs/J1/candidates/x", "/v1/jobs/J1/x",
+        "/v1/workers:import/x", "/v1/workersimport", "/v1/workers/W1/x",
+        "/v1/regions/36/x", "/v1/regions//jobs", "/v1/me/", "/v1/me/x",
+        "/v1/events/1", "/v2/jobs", "v1/jobs", "/V1/jobs", "/healthz/",
+        "/metricsx", "/stats/", "//v1/jobs",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char arg[16] = "keep";
+        int any = -1;
+
+        assert_int_equal(match("GET", paths[i], ALL, &any, arg, sizeof arg),
+                         SG_ROUTE_NONE);
+        assert_int_equal(any, SG_ROUTE_NONE);
+        assert_string_equal(arg, "keep"); /* untouched on no match */
+    }
+    /* Only the bytes given count: a longer buffer is not read on. */
+    assert_int_equal(sg_route_match("GET", "/v1/jobs/J1", 8, ALL, NULL,
+                                    NULL, 0),
+                     SG_ROUTE_JOBS_LIST);
+}
+
+static void test_routes_405_and_where(void **state)
+{
+    char arg[16];
+    int any = -1;
+
+    (void)state;
+    /* A known path with another method: none, but any names the path. */
+    assert_int_equal(match("PATCH", "/v1/jobs/J1", ALL, &any, arg, 16),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_JOB_GET);
+    assert_int_equal(match("POST", "/v1/me", ALL, &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_ME);
+    assert_int_equal(match(NULL, "/v1/workers/W1/token", ALL, &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_WORKER_TOKEN);
+    /* The API sees internal routes (HTTP GET /stats is a 405 there) but
+     * not the gateway's own (POST /healthz reaching it is a 404). */
+    assert_int_equal(match("GET", "/stats", SG_ROUTE_API | SG_ROUTE_INTERNAL,
+                           &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_STATS);
+    assert_int_equal(match("SG", "/v1/jobs", SG_ROUTE_API | SG_ROUTE_INTERNAL,
+                           &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_JOBS_LIST);
+    assert_int_equal(match("GET", "/healthz",
+                           SG_ROUTE_API | SG_ROUTE_INTERNAL, &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_NONE);
+    /* The gateway labels its own and the API's, not the internal ones. */
+    assert_int_equal(match("GET", "/metrics", SG_ROUTE_API | SG_ROUTE_GATEWAY,
+                           &any, NULL, 0),
+                     SG_ROUTE_METRICS);
+    assert_int_equal(match("GET", "/events/poll",
+                           SG_ROUTE_API | SG_ROUTE_GATEWAY, &any, NULL, 0),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_NONE);
+}
+
+static void test_routes_arg_cap(void **state)
+{
+    char arg[4] = "abc";
+    int any = -1;
+
+    (void)state;
+    /* A segment that does not fit arg matches nothing (404, not a cut
+     * id); with no arg, any length goes. */
+    assert_int_equal(match("GET", "/v1/jobs/J123", ALL, &any, arg, 4),
+                     SG_ROUTE_NONE);
+    assert_int_equal(any, SG_ROUTE_NONE);
+    assert_string_equal(arg, "abc");
+    assert_int_equal(match("GET", "/v1/jobs/J12", ALL, &any, arg, 4),
+                     SG_ROUTE_JOB_GET);
+    assert_string_equal(arg, "J12");
+    assert_int_equal(match("GET", "/v1/jobs/J123456789", ALL, &any, NULL, 0),
+                     SG_ROUTE_JOB_GET);
+}
+
+/* ---- Error bodies, query rules, NNG codes. ---- */
+
+static void test_error_body_json(void **state)
+{
+    static const char *const texts[] = {
+        "", "no such job", "quote \" and \\ back", "tab\tnew\nline\r\b\f",
+        "\x01\x1f ctl", "同县 · 缝纫工", "slash / del \x7f",
+    };
+
+    (void)state;
+    /* Byte for byte what jansson writes (the API's bodies before). */
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        sg_buf b;
+        json_t *o = json_pack("{s:{s:s,s:s,s:s}}", "error", "code",
+                              "not_found", "message", texts[i], "field",
+                              "skills[1]");
+        char *want = json_dumps(o, JSON_COMPACT);
+
+        sg_buf_init(&b);
+        assert_int_equal(sg_error_body(&b, SG_FMT_JSON, "not_found",
+                                       texts[i], "skills[1]"),
+                         SG_FMT_JSON);
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(b.data, want, b.len);
+        free(want);
+        json_decref(o);
+        sg_buf_free(&b);
+    }
+    /* Bytes that are not UTF-8 become '?', so the body stays JSON. */
+    {
+        sg_buf b;
+        json_error_t je;
+        json_t *o;
+
+        sg_buf_init(&b);
+        sg_error_body(&b, SG_FMT_NONE, "bad_request", "a\xff\xc3" "(b\xe4\xb8",
+                      NULL);
+        o = json_loadb((const char *)b.data, b.len, 0, &je);
+        assert_non_null(o);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(o, "error"),
+                                              "message")),
+            "a?" "?(b?" "?");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(o, "error"),
+                                              "field")),
+            "");
+        json_decref(o);
+        sg_buf_free(&b);
+    }
+}
+
+static void test_error_body_msgpack(void **state)
+{
+    char longmsg[300];
+    const char *msgs[] = {"short", longmsg};
+
+    (void)state;
+    memset(longmsg, 'x', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = '\0';
+    for (size_t i = 0; i < 2; i++) {
+        sg_buf b;
+        msgpack_unpacked u;
+        size_t off = 0;
+        msgpack_object err;
+
+        sg_buf_init(&b);
+        assert_int_equal(sg_error_body(&b, SG_FMT_MSGPACK, "conflict",
+                                       msgs[i], "id"),
+                         SG_FMT_MSGPACK);
+        msgpack_unpacked_init(&u);
+        assert_int_equal(msgpack_unpack_next(&u, (const char *)b.data, b.len,
+                                             &off),
+                         MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(off, b.len);
+        assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+        assert_int_equal(u.data.via.map.size, 1);
+        assert_memory_equal(u.data.via.map.ptr[0].key.via.str.ptr, "error",
+                            5);
+        err = u.data.via.map.ptr[0].val;
+        assert_int_equal(err.type, MSGPACK_OBJECT_MAP);
+        assert_int_equal(err.via.map.size, 3);
+        assert_int_equal(err.via.map.ptr[0].val.via.str.size, 8);
+        assert_memory_equal(err.via.map.ptr[0].val.via.str.ptr, "conflict", 8);
+        assert_int_equal(err.via.map.ptr[1].val.via.str.size, strlen(msgs[i]));
+        assert_memory_equal(err.via.map.ptr[1].val.via.str.ptr, msgs[i],
+                            strlen(msgs[i]));
+        assert_memory_equal(err.via.map.ptr[2].key.via.str.ptr, "field", 5);
+        msgpack_unpacked_destroy(&u);
+        /* Byte for byte what msgpack-c packs (the service's bodies and,
+         * through sg_json_to_msgpack, the API's before). */
+        {
+            mb want;
+            mb_init(&want);
+            msgpack_pack_map(&want.pk, 1);
+            mb_str(&want, "error");
+            msgpack_pack_map(&want.pk, 3);
+            mb_kstr(&want, "code", "conflict");
+            mb_kstr(&want, "message", msgs[i]);
+            mb_kstr(&want, "field", "id");
+            assert_int_equal(b.len, want.b.len);
+            assert_memory_equal(b.data, want.b.data, b.len);
+            sg_buf_free(&want.b);
+        }
+        sg_buf_free(&b);
+    }
+}
+
+static void test_status_codes(void **state)
+{
+    (void)state;
+    assert_string_equal(sg_status_code(400), "bad_request");
+    assert_string_equal(sg_status_code(415), "bad_request");
+    assert_string_equal(sg_status_code(401), "unauthorized");
+    assert_string_equal(sg_status_code(403), "forbidden");
+    assert_string_equal(sg_status_code(404), "not_found");
+    assert_string_equal(sg_status_code(405), "method_not_allowed");
+    assert_string_equal(sg_status_code(408), "request_timeout");
+    assert_string_equal(sg_status_code(409), "conflict");
+    assert_string_equal(sg_status_code(413), "payload_too_large");
+    assert_string_equal(sg_status_code(429), "rate_limited");
+    assert_string_equal(sg_status_code(431), "headers_too_large");
+    assert_string_equal(sg_status_code(503), "unavailable");
+    assert_string_equal(sg_status_code(500), "internal");
+}
+
+/* req_with builds a request whose only parameter is key=val. */
+static void req_with(sg_msg_req *r, const char *key, const char *val)
+{
+    memset(r, 0, sizeof *r);
+    r->nq = 1;
+    r->q[0].key = key;
+    r->q[0].val = val;
+}
+
+static void test_query_rules(void **state)
+{
+    static const char *const bad_long[] = {"", "-1", "+5", "0x10", "5 ",
+                                           "101", "0", "1e3",
+                                           "9999999999999999999"};
+    sg_msg_req r;
+    sg_error e;
+    long l = 7;
+    uint64_t q = 7;
+    int32_t d = 7;
+
+    (void)state;
+    req_with(&r, "other", "1");
+    assert_int_equal(sg_msg_req_long(&r, "limit", 1, 100, 20, &l, &e), 0);
+    assert_int_equal(l, 20);
+    req_with(&r, "limit", "100");
+    assert_int_equal(sg_msg_req_long(&r, "limit", 1, 100, 20, &l, &e), 0);
+    assert_int_equal(l, 100);
+    for (size_t i = 0; i < sizeof bad_long / sizeof bad_long[0]; i++) {
+        l = 7;
+        req_with(&r, "limit", bad_long[i]);
+        assert_int_equal(sg_msg_req_long(&r, "limit", 1, 100, 20, &l, &e),
+                         SG_EINVAL);
+        assert_int_equal(l, 7);
+        assert_string_equal(e.field, "limit");
+        assert_string_equal(e.reason, "must be an integer from 1 to 100");
+    }
+    req_with(&r, "after", "18446744073709551");
+    assert_int_equal(sg_msg_req_seq(&r, "after", 0, &q, &e), 0);
+    assert_int_equal(q, 18446744073709551u);
+    q = 7;
+    req_with(&r, "after", "12a");
+    assert_int_equal(sg_msg_req_seq(&r, "after", 0, &q, &e), SG_EINVAL);
+    assert_int_equal(q, 7);
+    assert_string_equal(e.field, "after");
+    assert_string_equal(e.reason, "must be a sequence number");
+    req_with(&r, "as_of", "2026-11-30");
+    assert_int_equal(sg_msg_req_date(&r, "as_of", 0, &d, &e), 0);
+    assert_int_not_equal(d, 7);
+    d = 7;
+    req_with(&r, "as_of", "2026-02-30");
+    assert_int_equal(sg_msg_req_date(&r, "as_of", 0, &d, &e), SG_EINVAL);
+    assert_int_equal(d, 7);
+    assert_string_equal(e.field, "as_of");
+    assert_string_equal(e.reason, "must be a date YYYY-MM-DD");
+    req_with(&r, "x", "y");
+    assert_int_equal(sg_msg_req_date(&r, "as_of", 42, &d, &e), 0);
+    assert_int_equal(d, 42);
+}
+
+static void test_err_nng(void **state)
+{
+    (void)state;
+    assert_int_equal(sg__err_nng(0), 0);
+    assert_int_equal(sg__err_nng(NNG_EINVAL), SG_EINVAL);
+    assert_int_equal(sg__err_nng(NNG_EADDRINVAL), SG_EINVAL);
+    assert_int_equal(sg__err_nng(NNG_ENOTSUP), SG_EINVAL);
+    assert_int_equal(sg__err_nng(NNG_EADDRINUSE), SG_EBUSY);
+    assert_int_equal(sg__err_nng(NNG_EBUSY), SG_EBUSY);
+    assert_int_equal(sg__err_nng(NNG_ETIMEDOUT), SG_EBUSY);
+    assert_int_equal(sg__err_nng(NNG_ECONNREFUSED), SG_EBUSY);
+    assert_int_equal(sg__err_nng(NNG_ECLOSED), SG_EIO);
+    assert_int_equal(sg__err_nng(NNG_ENOMEM), SG_EIO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1287,6 +1663,15 @@ int main(void)
         cmocka_unit_test(test_events_bad),
         cmocka_unit_test(test_events_mutations),
         cmocka_unit_test(test_doorbell),
+        cmocka_unit_test(test_routes_every_pattern),
+        cmocka_unit_test(test_routes_unknown),
+        cmocka_unit_test(test_routes_405_and_where),
+        cmocka_unit_test(test_routes_arg_cap),
+        cmocka_unit_test(test_error_body_json),
+        cmocka_unit_test(test_error_body_msgpack),
+        cmocka_unit_test(test_status_codes),
+        cmocka_unit_test(test_query_rules),
+        cmocka_unit_test(test_err_nng),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,7 @@
 #include "songgang/service.h"
 #include "songgang/store.h"
 
+#include "../matcher/internal.h" /* sg__service_commit_faults */
 #include "testutil.h"
 
 /* ---- Fixture. ---- */
@@ -270,7 +271,11 @@ static void test_pub_url(void **state)
     assert_int_equal(sg_pub_url("tcp://h", b, sizeof b), SG_EINVAL);
     assert_int_equal(sg_pub_url("tcp://h:7x", b, sizeof b), SG_EINVAL);
     assert_int_equal(sg_pub_url("ws://h:1", b, sizeof b), SG_EINVAL);
+    strcpy(b, "untouched");
     assert_int_equal(sg_pub_url("inproc://songgang", b, 10), SG_ETOOBIG);
+    assert_string_equal(b, "untouched"); /* written only on success */
+    assert_int_equal(sg_pub_url("tcp://127.0.0.1:7100", b, 20), SG_ETOOBIG);
+    assert_string_equal(b, "untouched");
 }
 
 static void test_get_post(void **state)

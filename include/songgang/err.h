@@ -1,7 +1,19 @@
 /* include/songgang/err.h -- error codes shared by every module.
  * Functions return 0 or a negative SG_E*.  Errors that come from bad input
  * also fill an sg_error with the field and a reason a person can read, so
- * a caller can show it as is (CLI line, HTTP JSON error). */
+ * a caller can show it as is (CLI line, HTTP JSON error).
+ *
+ * Out-parameters, in every public header:
+ *  - inputs first, then out-parameters (a buffer before its capacity:
+ *    out, cap), then the sg_error *e, always last;
+ *  - except the object a call acts on, which comes first: a constructor's
+ *    sg_x **out (sg_x_open), the caller storage of init/fini and
+ *    sg_buf_append, a record filled in place (sg_weights_load,
+ *    sg_idnum_protect);
+ *  - an out-parameter is written only when the call returns 0; on an
+ *    error it is left as it was (an sg_error is the one filled on error);
+ *  - one that may be NULL, or that is written on an error too, says so
+ *    in its prototype's comment. */
 #ifndef SG_ERR_H
 #define SG_ERR_H
 

@@ -62,6 +62,21 @@ typedef struct sg_msg_req {
 /* sg_msg_req_get returns the value of query parameter key, or NULL. */
 const char *sg_msg_req_get(const sg_msg_req *r, const char *key);
 
+/* The query parameters' value rules, one wording for every route.  Each
+ * reads parameter name of r, gives def when it is absent, and returns 0
+ * with *out, or SG_EINVAL with e naming the parameter; *out is written
+ * only on success.
+ * sg_msg_req_long: a decimal integer from lo to hi ("must be an integer
+ * from LO to HI"); sg_msg_req_seq: an event sequence number, up to 19
+ * digits ("must be a sequence number"); sg_msg_req_date: YYYY-MM-DD
+ * ("must be a date YYYY-MM-DD"). */
+int sg_msg_req_long(const sg_msg_req *r, const char *name, long lo, long hi,
+                    long def, long *out, sg_error *e);
+int sg_msg_req_seq(const sg_msg_req *r, const char *name, uint64_t def,
+                   uint64_t *out, sg_error *e);
+int sg_msg_req_date(const sg_msg_req *r, const char *name, int32_t def,
+                    int32_t *out, sg_error *e);
+
 /* sg_msg_req_encode appends the msgpack form of r (borrowed) to out
  * (caller-owned).  r must be valid: empty cred/host, a zero
  * last_event_id and an empty body are left out. */
@@ -83,6 +98,18 @@ typedef enum sg_stream_kind {
     SG_STREAM_WORKER, /* one worker's inbox */
     SG_STREAM_REGION, /* every event for workers under a region prefix */
 } sg_stream_kind;
+
+/* sg_status_code returns the error code word of an HTTP status
+ * ("not_found" for 404; "internal" for one without its own word). */
+const char *sg_status_code(int status);
+/* sg_error_body appends the error body {"error": {"code", "message",
+ * "field"}} to out (caller-owned): msgpack when fmt is SG_FMT_MSGPACK,
+ * else JSON, and returns the format written.  The strings are borrowed
+ * (NULL message or field is ""); bytes that are not UTF-8 are written
+ * as '?'.  Every error answer of the API, the service and the gateway
+ * is built here. */
+sg_fmt sg_error_body(sg_buf *out, sg_fmt fmt, const char *code,
+                     const char *message, const char *field);
 
 /* sg_msg_reply is a reply.  body is borrowed like the request's. */
 typedef struct sg_msg_reply {
@@ -146,7 +173,7 @@ int sg_doorbell_decode(const uint8_t *p, size_t len, uint64_t *seq);
 /* sg_pub_url derives the default PUB URL (the doorbell) from a REP listen
  * URL into buf: ipc:// and inproc:// add ".pub", tcp:// takes the next
  * port.  Returns 0, SG_EINVAL for a URL it cannot derive from, or
- * SG_ETOOBIG when buf is too small. */
+ * SG_ETOOBIG when buf is too small; buf is written only on success. */
 int sg_pub_url(const char *listen, char *buf, size_t cap);
 
 #endif /* SG_MSG_H */

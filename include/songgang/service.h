@@ -31,9 +31,4 @@ int sg_service_open(sg_service **out, sg_store *s, sg_api *a,
  * flight, commits, and frees the service.  NULL is a no-op. */
 void sg_service_close(sg_service *sv);
 
-/* sg__service_commit_faults is fault injection for tests: while it is
- * above zero, each group commit is abandoned as if LMDB had failed
- * (SG_EIO) and the count goes down by one.  Zero in production. */
-extern _Atomic int sg__service_commit_faults;
-
 #endif /* SG_SERVICE_H */
