@@ -27,19 +27,29 @@ ok() { passed=$((passed + 1)); echo "ok   - $MODE: $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL - $MODE: $1"; }
 cd "$TMP" || exit 1
 
-# free_port prints a TCP port nobody listens on (loopback only).
+# free_port prints a TCP port nobody listens on (loopback only), such that
+# the next one is free too (a matcher's PUB socket takes its REP port + 1).
+# Ports are handed out in steps of 2 from a counter kept in $TMP, so two
+# servers of one run never get the same or adjacent ports while the first
+# is still starting (a random pick did, now and then, under load).
 free_port() {
+    [ -f "$TMP/port" ] || echo $(( 30000 + ($$ % 10000) * 2 )) >"$TMP/port"
     while :; do
-        p=$(( (($$ + $(date +%N | sed 's/^0*//') ) % 20000) + 30000 ))
-        (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+        p=$(cat "$TMP/port")
+        echo $((p + 2 > 59998 ? 30000 : p + 2)) >"$TMP/port"
+        (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null && continue
+        (echo >/dev/tcp/127.0.0.1/$((p + 1))) 2>/dev/null && continue
+        echo $p
+        return
     done
 }
 
-# wait_http URL: until it answers, up to 10 s.
+# wait_http URL: until its /healthz answers 200 (for a gateway: its matcher
+# answers too), up to 10 s.
 wait_http() {
     i=0
     while [ $i -lt 100 ]; do
-        curl -s -o /dev/null "$1/healthz" && return 0
+        curl -sf -o /dev/null "$1/healthz" && return 0
         sleep 0.1
         i=$((i + 1))
     done
@@ -413,7 +423,7 @@ if wait_http "http://127.0.0.1:$G1" && wait_http "http://127.0.0.1:$G2" && wait_
     # The matcher goes away: 503, quickly; it comes back: served again.
     kill -TERM $MATCHER
     wait $MATCHER
-    [ $? = 0 ] && ok "matcher SIGTERM: exit 0" || bad "matcher exit"
+    [ $? = 0 ] && ok "matcher SIGTERM: exit 0" || bad "matcher exit: $(cat matcher.err)"
     t0=$(date +%s)
     code=$(curl -s -o body -w '%{http_code}' -m 10 -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$G1/v1/jobs")
     t1=$(date +%s)
