@@ -4,7 +4,10 @@
  * each, and prints p50 / p99 / mean latency, queries per second and the
  * candidates each query looked at, and the floor: the time to read the
  * same index entries without scoring them.  Not a test: it asserts nothing about
- * time.  Usage: match_bench DIR [QUERIES] [AS_OF] */
+ * time.  With --dump it times nothing and prints every result of the
+ * same queries instead (ids, scores, parts, tier, site, km, reason), one
+ * line each, so that two builds can be diffed for identical answers.
+ * Usage: match_bench DIR [QUERIES] [AS_OF] [--dump] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +78,41 @@ static void run(sg_store *s, const ids *v, bool workers, int q, int32_t as_of,
     free(lat);
 }
 
+/* dump prints the results of q queries picked as run() picks them. */
+static void dump(sg_store *s, const ids *v, bool workers, int q, int32_t as_of)
+{
+    sg_match_opts o = {.as_of = as_of, .limit = workers ? 20 : 50};
+    for (int i = 0; i < q; i++) {
+        const char *id = v->id[pick(v->n)];
+        sg_txn *t;
+        sg_match_list l = {0};
+        if (sg_txn_begin(s, false, &t) != 0) {
+            abort();
+        }
+        int rc = workers ? sg_match_worker(t, id, &o, &l)
+                         : sg_match_job(t, id, &o, &l);
+        sg_txn_abort(t);
+        printf("%s %s rc=%d n=%zu looked=%zu walked=%u\n",
+               workers ? "worker" : "job", id, rc, l.n, l.looked_at,
+               (unsigned)l.walked);
+        for (size_t k = 0; k < l.n; k++) {
+            const sg_match *m = &l.items[k];
+            printf("  %s %d [%d %d %d %d %d %d] %u %s %d %.17g %s\n", m->id,
+                   (int)m->score, (int)m->parts[0], (int)m->parts[1],
+                   (int)m->parts[2], (int)m->parts[3], (int)m->parts[4],
+                   (int)m->parts[5], (unsigned)m->tier, m->site,
+                   (int)m->has_km, m->km, m->reason);
+        }
+        sg_match_list_free(&l);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    bool dumping = argc > 4 && strcmp(argv[4], "--dump") == 0;
     if (argc < 2) {
-        fprintf(stderr, "usage: match_bench DIR [QUERIES] [AS_OF]\n");
+        fprintf(stderr,
+                "usage: match_bench DIR [QUERIES] [AS_OF] [--dump]\n");
         return 2;
     }
     int q = argc > 2 ? atoi(argv[2]) : 10000;
@@ -104,6 +138,14 @@ int main(int argc, char **argv)
     if (w.n == 0 || j.n == 0) {
         fprintf(stderr, "match_bench: no seeking workers or open jobs\n");
         return 1;
+    }
+    if (dumping) {
+        dump(s, &w, true, q, as_of);
+        dump(s, &j, false, q, as_of);
+        free(w.id);
+        free(j.id);
+        sg_store_close(s);
+        return 0;
     }
     printf("store: %zu workers (%zu seeking), %zu jobs (%zu open)\n\n", nw,
            w.n, nj, j.n);
