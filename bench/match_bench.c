@@ -7,7 +7,8 @@
  * time.  With --dump it times nothing and prints every result of the
  * same queries instead (ids, scores, parts, tier, site, km, reason), one
  * line each, so that two builds can be diffed for identical answers.
- * Usage: match_bench DIR [QUERIES] [AS_OF] [--dump] */
+ * --workers or --jobs times one direction only (for a profiler).
+ * Usage: match_bench DIR [QUERIES] [AS_OF] [--dump|--workers|--jobs] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,16 +110,20 @@ static void dump(sg_store *s, const ids *v, bool workers, int q, int32_t as_of)
 
 int main(int argc, char **argv)
 {
-    bool dumping = argc > 4 && strcmp(argv[4], "--dump") == 0;
+    const char *mode = argc > 4 ? argv[4] : "";
+    bool dumping = strcmp(mode, "--dump") == 0;
+    bool only_w = strcmp(mode, "--workers") == 0;
+    bool only_j = strcmp(mode, "--jobs") == 0;
     if (argc < 2) {
         fprintf(stderr,
-                "usage: match_bench DIR [QUERIES] [AS_OF] [--dump]\n");
+                "usage: match_bench DIR [QUERIES] [AS_OF] "
+                "[--dump|--workers|--jobs]\n");
         return 2;
     }
     int q = argc > 2 ? atoi(argv[2]) : 10000;
     int32_t as_of;
     if (sg_date_parse(argc > 3 ? argv[3] : "2026-12-01", 10, &as_of) != 0 ||
-        q <= 0) {
+        q <= 0 || (*mode != '\0' && !dumping && !only_w && !only_j)) {
         fprintf(stderr, "match_bench: bad arguments\n");
         return 2;
     }
@@ -152,8 +157,12 @@ int main(int argc, char **argv)
     printf("| query | n | p50 µs | p99 µs | mean µs | queries/s | "
            "candidates looked at | results | floor p50 µs |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
-    run(s, &w, true, q, as_of, "worker -> top 20 jobs");
-    run(s, &j, false, q, as_of, "job -> top 50 workers");
+    if (!only_j) {
+        run(s, &w, true, q, as_of, "worker -> top 20 jobs");
+    }
+    if (!only_w) {
+        run(s, &j, false, q, as_of, "job -> top 50 workers");
+    }
     free(w.id);
     free(j.id);
     sg_store_close(s);

@@ -77,6 +77,18 @@ size_t sg__wview_pack(const sg__wview *v, uint8_t *buf);
 int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v);
 int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v);
 
+/* sg__jview_tiers checks a job view's bytes p (n) as sg__jview_unpack
+ * does and, without unpacking them, writes the tier (sg_region_tier)
+ * between home village region and each site into tiers; it returns the
+ * nearest of them -- the ring a query meets the pair in -- or
+ * SG_ECORRUPT.  A query skips the pairs of other rings for this alone. */
+int sg__jview_tiers(const uint8_t *p, size_t n, const char *region,
+                    uint8_t tiers[SG_SITES_MAX]);
+/* sg__wview_region checks a worker view's bytes p (n) as
+ * sg__wview_unpack does and returns where its village code lies in them
+ * (SG_REGION_LEN bytes, not terminated), or NULL when they are damaged. */
+const uint8_t *sg__wview_region(const uint8_t *p, size_t n);
+
 /* sg__skills_subset tells whether sorted list a (na) is inside sorted b. */
 bool sg__skills_subset(const sg_skill *a, size_t na, const sg_skill *b,
                        size_t nb);
