@@ -731,24 +731,30 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
     }
     sg_worker rec;
     int rc = sg_txn_get_worker(t, id, &rec);
-    if (rc != 0) {
-        return rc;
+    return rc != 0 ? rc : sg_match_worker_rec(t, &rec, o, out);
+}
+
+int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
+                        const sg_match_opts *o, sg_match_list *out)
+{
+    if (check_opts(o) != 0 || rec == NULL || out == NULL) {
+        return SG_EINVAL;
     }
     query q;
     query_init(&q, t, o, defaults());
-    sg__wview_of(&rec, &q.w);
+    sg__wview_of(rec, &q.w);
     bool employed = false;
-    rc = sg_txn_household_employed(t, rec.household, &employed);
+    int rc = sg_txn_household_employed(t, rec->household, &employed);
     q.zero = !employed;
     pass ps[SG_TRAVEL__COUNT];
-    size_t np = rec.seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
+    size_t np = rec->seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
     uint32_t walked = 0;
     for (size_t i = 0; rc == 0 && i < np; i++) {
         if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
-        rc = worker_ring(t, &rec, ps[i].ring, on_job_posting, &q);
+        rc = worker_ring(t, rec, ps[i].ring, on_job_posting, &q);
         walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
@@ -826,26 +832,33 @@ int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
     }
     sg_job rec;
     int rc = sg_txn_get_job(t, id, &rec);
-    if (rc != 0) {
-        return rc;
+    return rc != 0 ? rc : sg_match_job_rec(t, &rec, o, out);
+}
+
+int sg_match_job_rec(sg_txn *t, const sg_job *rec, const sg_match_opts *o,
+                     sg_match_list *out)
+{
+    if (check_opts(o) != 0 || rec == NULL || out == NULL) {
+        return SG_EINVAL;
     }
+    int rc = 0;
     query q;
     query_init(&q, t, o, defaults());
-    sg__jview_of(&rec, &q.j);
-    bool live = rec.state == SG_JOB_OPEN && rec.openings > 0 &&
-                (rec.ends == SG_DATE_NONE || rec.ends >= o->as_of);
+    sg__jview_of(rec, &q.j);
+    bool live = rec->state == SG_JOB_OPEN && rec->openings > 0 &&
+                (rec->ends == SG_DATE_NONE || rec->ends >= o->as_of);
     /* Every candidate holds every required skill, so the walk reads the
      * workers posted under the first one (or under "all"). */
-    sg_skill anchor = rec.nrequired > 0 ? rec.required[0] : 0;
+    sg_skill anchor = rec->nrequired > 0 ? rec->required[0] : 0;
     pass ps[PASS_MAX];
-    size_t np = live ? job_passes(q.wt, &rec, o->as_of, ps) : 0;
+    size_t np = live ? job_passes(q.wt, rec, o->as_of, ps) : 0;
     uint32_t walked = 0;
     for (size_t i = 0; rc == 0 && i < np; i++) {
         if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
-        rc = job_ring(t, &rec, &ps[i], anchor, on_worker_posting, &q);
+        rc = job_ring(t, rec, &ps[i], anchor, on_worker_posting, &q);
         walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
