@@ -77,6 +77,25 @@ size_t sg__wview_pack(const sg__wview *v, uint8_t *buf);
 int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v);
 int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v);
 
+/* sg__tier is sg_region_tier(a, b) inline, for the per-candidate paths:
+ * the tier of the longest common prefix of two village codes, read no
+ * further than SG_REGION_LEN bytes of either or a NUL in a. */
+static inline int sg__tier(const char *a, const char *b)
+{
+    static const uint8_t by_len[SG_REGION_LEN + 1] = {
+        SG_TRAVEL_ANY,      SG_TRAVEL_ANY,      SG_TRAVEL_PROVINCE,
+        SG_TRAVEL_PROVINCE, SG_TRAVEL_CITY,     SG_TRAVEL_CITY,
+        SG_TRAVEL_COUNTY,   SG_TRAVEL_COUNTY,   SG_TRAVEL_COUNTY,
+        SG_TRAVEL_TOWNSHIP, SG_TRAVEL_TOWNSHIP, SG_TRAVEL_TOWNSHIP,
+        SG_TRAVEL_VILLAGE,
+    };
+    size_t i = 0;
+    while (i < SG_REGION_LEN && a[i] != '\0' && a[i] == b[i]) {
+        i++;
+    }
+    return by_len[i];
+}
+
 /* sg__jview_tiers checks a job view's bytes p (n) as sg__jview_unpack
  * does and, without unpacking them, writes the tier (sg_region_tier)
  * between home village region and each site into tiers; it returns the

@@ -562,7 +562,7 @@ static int ring_of(const char *region, const sg__jview *j, uint8_t *tiers)
 {
     int best = SG_TRAVEL_ANY;
     for (int i = 0; i < j->nsites; i++) {
-        int t = sg_region_tier(region, j->site[i]);
+        int t = sg__tier(region, j->site[i]);
         tiers[i] = (uint8_t)t;
         best = t < best ? t : best;
     }

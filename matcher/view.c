@@ -197,9 +197,9 @@ int sg__jview_tiers(const uint8_t *p, size_t n, const char *region,
     const uint8_t *site = b + JBLOCK;
     int ring = SG_TRAVEL_ANY;
     for (size_t i = 0; i < nsites; i++, site += JSITE) {
-        /* sg_region_tier reads at most SG_REGION_LEN bytes of its second
-         * code, so the site's unterminated bytes can be given as they are. */
-        int t = sg_region_tier(region, (const char *)site);
+        /* sg__tier reads at most SG_REGION_LEN bytes of its second code,
+         * so the site's unterminated bytes can be given as they are. */
+        int t = sg__tier(region, (const char *)site);
         tiers[i] = (uint8_t)t;
         ring = t < ring ? t : ring;
     }
