@@ -96,13 +96,24 @@ static inline int sg__tier(const char *a, const char *b)
     return by_len[i];
 }
 
-/* sg__jview_tiers checks a job view's bytes p (n) as sg__jview_unpack
- * does and, without unpacking them, writes the tier (sg_region_tier)
- * between home village region and each site into tiers; it returns the
- * nearest of them -- the ring a query meets the pair in -- or
- * SG_ECORRUPT.  A query skips the pairs of other rings for this alone. */
-int sg__jview_tiers(const uint8_t *p, size_t n, const char *region,
-                    uint8_t tiers[SG_SITES_MAX]);
+/* sg__jhead: the few fields of a packed job view that bound what a pair
+ * could score, read without unpacking the rest. */
+typedef struct sg__jhead {
+    uint8_t source;                /* enum sg_source */
+    uint8_t nsites;                /* sites */
+    int32_t wage_max;              /* yuan/month */
+    int32_t posted_date;           /* Asia/Shanghai date */
+    uint8_t tier[SG_SITES_MAX];    /* tier from the home village to each site */
+    bool site_geo[SG_SITES_MAX];   /* the site's position is known */
+} sg__jhead;
+
+/* sg__jview_head checks a job view's bytes p (n) as sg__jview_unpack
+ * does and, without unpacking them, fills h, the tiers taken from home
+ * village region; it returns the nearest tier -- the ring a query meets
+ * the pair in -- or SG_ECORRUPT.  A query skips the pairs of other rings,
+ * and those that cannot enter its top K, on this alone. */
+int sg__jview_head(const uint8_t *p, size_t n, const char *region,
+                   sg__jhead *h);
 /* sg__wview_region checks a worker view's bytes p (n) as
  * sg__wview_unpack does and returns where its village code lies in them
  * (SG_REGION_LEN bytes, not terminated), or NULL when they are damaged. */

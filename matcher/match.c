@@ -184,6 +184,28 @@ static int32_t freshness(const sg_weights *wt, int32_t as_of, int32_t posted)
                : wt->fresh * (wt->fresh_days - age) / wt->fresh_days;
 }
 
+/* wage_points: the wage part for an expectation and a job's top wage. */
+static int32_t wage_points(const sg_weights *wt, int32_t expected,
+                           int32_t wage_max)
+{
+    int64_t exp = expected;
+    if (exp <= 0) {
+        return wt->wage;
+    }
+    int64_t x = 10 * (int64_t)wage_max - 6 * exp;
+    x = x < 0 ? 0 : x > 6 * exp ? 6 * exp : x;
+    return (int32_t)(wt->wage * x / (6 * exp));
+}
+
+/* priority: the priority part of worker w (zero: household has nobody
+ * employed). */
+static int32_t priority(const sg_weights *wt, const sg__wview *w, bool zero)
+{
+    return (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
+                                                                   : 0) +
+           (zero ? wt->zero_household : 0);
+}
+
 static bool date_le(int32_t a, int32_t b) /* NONE-aware a <= b */
 {
     return a == SG_DATE_NONE || b == SG_DATE_NONE || a <= b;
@@ -193,7 +215,7 @@ static bool date_le(int32_t a, int32_t b) /* NONE-aware a <= b */
  * eligible and could enter the top K, fills m (id left to the caller, the
  * reason empty) and returns true.  zero is whether w's household has
  * nobody employed; tiers[i] is the tier between w's village and j's site
- * i, computed once for the ring test (sg__jview_tiers).  kth is the K-th
+ * i, computed once for the ring test (sg__jview_head).  kth is the K-th
  * best so far (NULL while fewer than K are kept): a pair whose best
  * possible score is below it is dropped before any distance is computed,
  * which changes nothing in the result. */
@@ -221,20 +243,10 @@ static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
                                         w->nskills);
     parts[SG_PART_SKILL] =
         (int32_t)(wt->skill * (1 + (int64_t)matched) / (1 + j->npref));
-    int64_t exp = w->expected_wage;
-    if (exp <= 0) {
-        parts[SG_PART_WAGE] = wt->wage;
-    } else {
-        int64_t x = 10 * (int64_t)j->wage_max - 6 * exp;
-        x = x < 0 ? 0 : x > 6 * exp ? 6 * exp : x;
-        parts[SG_PART_WAGE] = (int32_t)(wt->wage * x / (6 * exp));
-    }
+    parts[SG_PART_WAGE] = wage_points(wt, w->expected_wage, j->wage_max);
     parts[SG_PART_CHANNEL] =
         wt->channel * wt->fit[w->labor_class][j->source] / 100;
-    parts[SG_PART_PRIORITY] =
-        (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
-                                                                : 0) +
-        (zero ? wt->zero_household : 0);
+    parts[SG_PART_PRIORITY] = priority(wt, w, zero);
     parts[SG_PART_FRESHNESS] = freshness(wt, as_of, j->posted_date);
     int32_t base = 0;
     for (int p = 0; p < SG_PART__COUNT; p++) {
@@ -669,11 +681,32 @@ static size_t job_passes(const sg_weights *wt, const sg_job *j,
     return n;
 }
 
+/* head_bound is at least what worker w (zero as in score_pair) could
+ * score with the job of head h: every part at the most h allows, the
+ * preferred skills all held.  Below the K-th best, score_pair would drop
+ * the pair too, so it is left packed. */
+static int32_t head_bound(const sg_weights *wt, const sg__wview *w, bool zero,
+                          int32_t as_of, const sg__jhead *h)
+{
+    int32_t site = -1;
+    for (int i = 0; i < h->nsites; i++) {
+        if (h->tier[i] <= w->travel) {
+            int32_t s = wt->tier[h->tier[i]] +
+                        (w->geo.has && h->site_geo[i] ? wt->km : 0);
+            site = s > site ? s : site;
+        }
+    }
+    return wt->skill + wage_points(wt, w->expected_wage, h->wage_max) +
+           wt->channel * wt->fit[w->labor_class][h->source] / 100 +
+           priority(wt, w, zero) + freshness(wt, as_of, h->posted_date) +
+           site;
+}
+
 static int on_job_posting(void *arg, const uint8_t *p, size_t n)
 {
     query *q = arg;
-    uint8_t tiers[SG_SITES_MAX];
-    int ring = sg__jview_tiers(p, n, q->w.region, tiers);
+    sg__jhead h;
+    int ring = sg__jview_head(p, n, q->w.region, &h);
     if (ring < 0) {
         q->err = SG_ECORRUPT;
         return SG_ECORRUPT;
@@ -682,13 +715,18 @@ static int on_job_posting(void *arg, const uint8_t *p, size_t n)
     if (ring != q->ring) {
         return 0; /* met (or to be met) in its own ring: left packed */
     }
+    const sg_match *kth = topk_floor(&q->top);
+    if (kth != NULL &&
+        head_bound(q->wt, &q->w, q->zero, q->as_of, &h) < kth->score) {
+        return 0; /* cannot enter the top K */
+    }
     cand *c = topk_spare(&q->top);
     if (sg__jview_unpack(p, n, &c->v.j) != 0) {
         q->err = SG_ECORRUPT;
         return SG_ECORRUPT;
     }
-    if (score_pair(&q->w, &c->v.j, q->zero, tiers, q->as_of, q->wt,
-                   topk_floor(&q->top), &c->m)) {
+    if (score_pair(&q->w, &c->v.j, q->zero, h.tier, q->as_of, q->wt, kth,
+                   &c->m)) {
         memcpy(c->m.id, c->v.j.id, sizeof(c->m.id));
         topk_offer(&q->top);
     }

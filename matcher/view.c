@@ -186,21 +186,26 @@ static bool jview_ok(const uint8_t *p, size_t n)
            n - (p[0] + 1) - JBLOCK == (size_t)nsites * JSITE;
 }
 
-int sg__jview_tiers(const uint8_t *p, size_t n, const char *region,
-                    uint8_t tiers[SG_SITES_MAX])
+int sg__jview_head(const uint8_t *p, size_t n, const char *region,
+                   sg__jhead *h)
 {
     if (!jview_ok(p, n)) {
         return SG_ECORRUPT;
     }
     const uint8_t *b = p + p[0] + 1;
     uint8_t nsites = b[22 + 2 * JSK];
+    h->source = b[0];
+    h->nsites = nsites;
+    h->wage_max = ld32(b + 14);
+    h->posted_date = ld32(b + 18);
     const uint8_t *site = b + JBLOCK;
     int ring = SG_TRAVEL_ANY;
     for (size_t i = 0; i < nsites; i++, site += JSITE) {
         /* sg__tier reads at most SG_REGION_LEN bytes of its second code,
          * so the site's unterminated bytes can be given as they are. */
         int t = sg__tier(region, (const char *)site);
-        tiers[i] = (uint8_t)t;
+        h->tier[i] = (uint8_t)t;
+        h->site_geo[i] = site[SG_REGION_LEN] != 0;
         ring = t < ring ? t : ring;
     }
     return ring;
