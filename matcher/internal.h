@@ -114,10 +114,23 @@ typedef struct sg__jhead {
  * and those that cannot enter its top K, on this alone. */
 int sg__jview_head(const uint8_t *p, size_t n, const char *region,
                    sg__jhead *h);
-/* sg__wview_region checks a worker view's bytes p (n) as
- * sg__wview_unpack does and returns where its village code lies in them
- * (SG_REGION_LEN bytes, not terminated), or NULL when they are damaged. */
-const uint8_t *sg__wview_region(const uint8_t *p, size_t n);
+/* sg__whead: the fields of a packed worker view that bound what a pair
+ * could score, read without unpacking the rest. */
+typedef struct sg__whead {
+    const uint8_t *region; /* village code: SG_REGION_LEN bytes, no NUL */
+    bool geo;              /* position known */
+    uint8_t labor_class;   /* enum sg_labor_class */
+    uint8_t travel;        /* enum sg_travel */
+    uint8_t category;      /* enum sg_category */
+    bool risk_eliminated;  /* monitored: risk gone */
+    bool zero;             /* household: nobody employed */
+    int32_t expected_wage; /* yuan/month */
+} sg__whead;
+
+/* sg__wview_head checks a worker view's bytes p (n) as sg__wview_unpack
+ * does and fills h from them without unpacking the rest: 0 or
+ * SG_ECORRUPT. */
+int sg__wview_head(const uint8_t *p, size_t n, sg__whead *h);
 
 /* sg__skills_subset tells whether sorted list a (na) is inside sorted b. */
 bool sg__skills_subset(const sg_skill *a, size_t na, const sg_skill *b,

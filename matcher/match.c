@@ -197,12 +197,12 @@ static int32_t wage_points(const sg_weights *wt, int32_t expected,
     return (int32_t)(wt->wage * x / (6 * exp));
 }
 
-/* priority: the priority part of worker w (zero: household has nobody
- * employed). */
-static int32_t priority(const sg_weights *wt, const sg__wview *w, bool zero)
+/* priority: the priority part of a worker of category cat (risk_gone:
+ * monitored, risk eliminated; zero: household has nobody employed). */
+static int32_t priority(const sg_weights *wt, int cat, bool risk_gone,
+                        bool zero)
 {
-    return (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
-                                                                   : 0) +
+    return (cat == SG_CAT_MONITORED && !risk_gone ? wt->risk : 0) +
            (zero ? wt->zero_household : 0);
 }
 
@@ -246,7 +246,8 @@ static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
     parts[SG_PART_WAGE] = wage_points(wt, w->expected_wage, j->wage_max);
     parts[SG_PART_CHANNEL] =
         wt->channel * wt->fit[w->labor_class][j->source] / 100;
-    parts[SG_PART_PRIORITY] = priority(wt, w, zero);
+    parts[SG_PART_PRIORITY] =
+        priority(wt, w->category, w->risk_eliminated, zero);
     parts[SG_PART_FRESHNESS] = freshness(wt, as_of, j->posted_date);
     int32_t base = 0;
     for (int p = 0; p < SG_PART__COUNT; p++) {
@@ -698,8 +699,28 @@ static int32_t head_bound(const sg_weights *wt, const sg__wview *w, bool zero,
     }
     return wt->skill + wage_points(wt, w->expected_wage, h->wage_max) +
            wt->channel * wt->fit[w->labor_class][h->source] / 100 +
-           priority(wt, w, zero) + freshness(wt, as_of, h->posted_date) +
-           site;
+           priority(wt, w->category, w->risk_eliminated, zero) +
+           freshness(wt, as_of, h->posted_date) + site;
+}
+
+/* whead_bound is head_bound the other way: at least what the worker of
+ * head h could score with job j (tiers[i]: to j's site i). */
+static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
+                           int32_t as_of, const sg__whead *h,
+                           const uint8_t *tiers)
+{
+    int32_t site = -1;
+    for (int i = 0; i < j->nsites; i++) {
+        if (tiers[i] <= h->travel) {
+            int32_t s = wt->tier[tiers[i]] +
+                        (h->geo && j->site_geo[i].has ? wt->km : 0);
+            site = s > site ? s : site;
+        }
+    }
+    return wt->skill + wage_points(wt, h->expected_wage, j->wage_max) +
+           wt->channel * wt->fit[h->labor_class][j->source] / 100 +
+           priority(wt, h->category, h->risk_eliminated, h->zero) +
+           freshness(wt, as_of, j->posted_date) + site;
 }
 
 static int on_job_posting(void *arg, const uint8_t *p, size_t n)
@@ -807,16 +828,21 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
 static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
 {
     query *q = arg;
-    const uint8_t *region = sg__wview_region(p, n);
-    if (region == NULL) {
+    sg__whead h;
+    if (sg__wview_head(p, n, &h) != 0) {
         q->err = SG_ECORRUPT;
         return SG_ECORRUPT;
     }
     uint8_t tiers[SG_SITES_MAX];
-    int ring = ring_of((const char *)region, &q->j, tiers);
+    int ring = ring_of((const char *)h.region, &q->j, tiers);
     q->top.looked++;
     if (ring != q->ring) {
         return 0; /* met (or to be met) in its own ring: left packed */
+    }
+    const sg_match *kth = topk_floor(&q->top);
+    if (kth != NULL && whead_bound(q->wt, &q->j, q->as_of, &h, tiers) <
+                           kth->score) {
+        return 0; /* cannot enter the top K: left packed */
     }
     cand *c = topk_spare(&q->top);
     if (sg__wview_unpack(p, n, &c->v.w) != 0) {
@@ -825,8 +851,8 @@ static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
     }
     /* Whether the household has nobody employed rides in the posting. */
     c->zero = c->v.w.zero;
-    if (score_pair(&c->v.w, &q->j, c->zero, tiers, q->as_of, q->wt,
-                   topk_floor(&q->top), &c->m)) {
+    if (score_pair(&c->v.w, &q->j, c->zero, tiers, q->as_of, q->wt, kth,
+                   &c->m)) {
         memcpy(c->m.id, c->v.w.id, sizeof(c->m.id));
         topk_offer(&q->top);
     }

@@ -303,21 +303,29 @@ int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v)
     return 0;
 }
 
-const uint8_t *sg__wview_region(const uint8_t *p, size_t n)
+int sg__wview_head(const uint8_t *p, size_t n, sg__whead *h)
 {
     /* The checks of sg__wview_unpack, without copying. */
     if (n < 1 || p[0] > SG_ID_MAX || (size_t)p[0] + 1 > n ||
         n - (p[0] + 1) < WBLOCK + 1) {
-        return NULL;
+        return SG_ECORRUPT;
     }
     const uint8_t *b = p + p[0] + 1;
     size_t o = (size_t)p[0] + 1 + WBLOCK; /* the household's length */
     const uint8_t *c = b + SG_REGION_LEN + GEO_LEN;
     if (c[0] >= SG_LABOR__COUNT || c[1] >= SG_TRAVEL__COUNT ||
         c[5] > SG_SKILLS_MAX || p[o] > SG_ID_MAX || o + 1 + p[o] != n) {
-        return NULL;
+        return SG_ECORRUPT;
     }
-    return b;
+    h->region = b;
+    h->geo = b[SG_REGION_LEN] != 0;
+    h->labor_class = c[0];
+    h->travel = c[1];
+    h->category = c[2];
+    h->risk_eliminated = c[3] != 0;
+    h->zero = c[4] != 0;
+    h->expected_wage = ld32(c + 5 + WSK);
+    return 0;
 }
 
 bool sg__skills_subset(const sg_skill *a, size_t na, const sg_skill *b,
