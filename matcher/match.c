@@ -1,12 +1,13 @@
 /* matcher/match.c -- ranked matching, worker -> jobs and job -> workers.
- * Candidates come from the postings (store_records.c), which are keyed so that
- * a query only reads entries that can pass the labor-class, region-tier and
- * skill filters; every hard filter is then checked again on the candidate's
- * view, so the postings narrow the search but never decide it.  Scores are
- * integers (points), the sum of named parts, so two runs -- or the
- * brute-force reference in the tests -- agree exactly.  Top K is kept in a
- * bounded heap; reasons are written only for the K that are returned.
- * Runs in whatever thread owns the read transaction. */
+ * Candidates come from the postings (store_records.c), keyed so that a query
+ * reads only entries that can pass the labor-class, region-tier and skill
+ * filters; every hard filter is checked again on the candidate's view, so the
+ * postings narrow the search but never decide it.  Scores are integer sums
+ * of named parts, so two runs -- or the tests' brute-force reference -- agree
+ * exactly.  Top K is a heap of slots in an arena (candidates are never
+ * copied); a candidate whose best possible score, read from a few fields of
+ * its packed view, is below the K-th best is never unpacked; reasons are
+ * written for the K returned only.  Runs in the read transaction's thread. */
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -321,7 +322,9 @@ typedef struct topk {
 
 static void topk_init(topk *t, size_t k)
 {
-    t->c = malloc((k + 1) * sizeof(cand));
+    /* Zeroed once, so that no uninitialised byte (a string's tail, which
+     * score_pair no longer clears per candidate) ever reaches a result. */
+    t->c = calloc(k + 1, sizeof(cand));
     t->h = malloc(k * sizeof(uint32_t));
     if (t->c == NULL || t->h == NULL) {
         abort(); /* out of memory */
