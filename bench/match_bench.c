@@ -4,7 +4,11 @@
  * each, and prints p50 / p99 / mean latency, queries per second and the
  * candidates each query looked at, and the floor: the time to read the
  * same index entries without scoring them.  Not a test: it asserts nothing about
- * time.  Usage: match_bench DIR [QUERIES] [AS_OF] */
+ * time.  With --dump it times nothing and prints every result of the
+ * same queries instead (ids, scores, parts, tier, site, km, reason), one
+ * line each, so that two builds can be diffed for identical answers.
+ * --workers or --jobs times one direction only (for a profiler).
+ * Usage: match_bench DIR [QUERIES] [AS_OF] [--dump|--workers|--jobs] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,16 +79,51 @@ static void run(sg_store *s, const ids *v, bool workers, int q, int32_t as_of,
     free(lat);
 }
 
+/* dump prints the results of q queries picked as run() picks them. */
+static void dump(sg_store *s, const ids *v, bool workers, int q, int32_t as_of)
+{
+    sg_match_opts o = {.as_of = as_of, .limit = workers ? 20 : 50};
+    for (int i = 0; i < q; i++) {
+        const char *id = v->id[pick(v->n)];
+        sg_txn *t;
+        sg_match_list l = {0};
+        if (sg_txn_begin(s, false, &t) != 0) {
+            abort();
+        }
+        int rc = workers ? sg_match_worker(t, id, &o, &l)
+                         : sg_match_job(t, id, &o, &l);
+        sg_txn_abort(t);
+        printf("%s %s rc=%d n=%zu looked=%zu walked=%u\n",
+               workers ? "worker" : "job", id, rc, l.n, l.looked_at,
+               (unsigned)l.walked);
+        for (size_t k = 0; k < l.n; k++) {
+            const sg_match *m = &l.items[k];
+            printf("  %s %d [%d %d %d %d %d %d] %u %s %d %.17g %s\n", m->id,
+                   (int)m->score, (int)m->parts[0], (int)m->parts[1],
+                   (int)m->parts[2], (int)m->parts[3], (int)m->parts[4],
+                   (int)m->parts[5], (unsigned)m->tier, m->site,
+                   (int)m->has_km, m->km, m->reason);
+        }
+        sg_match_list_free(&l);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    const char *mode = argc > 4 ? argv[4] : "";
+    bool dumping = strcmp(mode, "--dump") == 0;
+    bool only_w = strcmp(mode, "--workers") == 0;
+    bool only_j = strcmp(mode, "--jobs") == 0;
     if (argc < 2) {
-        fprintf(stderr, "usage: match_bench DIR [QUERIES] [AS_OF]\n");
+        fprintf(stderr,
+                "usage: match_bench DIR [QUERIES] [AS_OF] "
+                "[--dump|--workers|--jobs]\n");
         return 2;
     }
     int q = argc > 2 ? atoi(argv[2]) : 10000;
     int32_t as_of;
     if (sg_date_parse(argc > 3 ? argv[3] : "2026-12-01", 10, &as_of) != 0 ||
-        q <= 0) {
+        q <= 0 || (*mode != '\0' && !dumping && !only_w && !only_j)) {
         fprintf(stderr, "match_bench: bad arguments\n");
         return 2;
     }
@@ -105,13 +144,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "match_bench: no seeking workers or open jobs\n");
         return 1;
     }
+    if (dumping) {
+        dump(s, &w, true, q, as_of);
+        dump(s, &j, false, q, as_of);
+        free(w.id);
+        free(j.id);
+        sg_store_close(s);
+        return 0;
+    }
     printf("store: %zu workers (%zu seeking), %zu jobs (%zu open)\n\n", nw,
            w.n, nj, j.n);
     printf("| query | n | p50 µs | p99 µs | mean µs | queries/s | "
            "candidates looked at | results | floor p50 µs |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
-    run(s, &w, true, q, as_of, "worker -> top 20 jobs");
-    run(s, &j, false, q, as_of, "job -> top 50 workers");
+    if (!only_j) {
+        run(s, &w, true, q, as_of, "worker -> top 20 jobs");
+    }
+    if (!only_w) {
+        run(s, &j, false, q, as_of, "job -> top 50 workers");
+    }
     free(w.id);
     free(j.id);
     sg_store_close(s);

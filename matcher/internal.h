@@ -77,6 +77,61 @@ size_t sg__wview_pack(const sg__wview *v, uint8_t *buf);
 int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v);
 int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v);
 
+/* sg__tier is sg_region_tier(a, b) inline, for the per-candidate paths:
+ * the tier of the longest common prefix of two village codes, read no
+ * further than SG_REGION_LEN bytes of either or a NUL in a. */
+static inline int sg__tier(const char *a, const char *b)
+{
+    static const uint8_t by_len[SG_REGION_LEN + 1] = {
+        SG_TRAVEL_ANY,      SG_TRAVEL_ANY,      SG_TRAVEL_PROVINCE,
+        SG_TRAVEL_PROVINCE, SG_TRAVEL_CITY,     SG_TRAVEL_CITY,
+        SG_TRAVEL_COUNTY,   SG_TRAVEL_COUNTY,   SG_TRAVEL_COUNTY,
+        SG_TRAVEL_TOWNSHIP, SG_TRAVEL_TOWNSHIP, SG_TRAVEL_TOWNSHIP,
+        SG_TRAVEL_VILLAGE,
+    };
+    size_t i = 0;
+    while (i < SG_REGION_LEN && a[i] != '\0' && a[i] == b[i]) {
+        i++;
+    }
+    return by_len[i];
+}
+
+/* sg__jhead: the few fields of a packed job view that bound what a pair
+ * could score, read without unpacking the rest. */
+typedef struct sg__jhead {
+    uint8_t source;                /* enum sg_source */
+    uint8_t nsites;                /* sites */
+    int32_t wage_max;              /* yuan/month */
+    int32_t posted_date;           /* Asia/Shanghai date */
+    uint8_t tier[SG_SITES_MAX];    /* tier from the home village to each site */
+    bool site_geo[SG_SITES_MAX];   /* the site's position is known */
+} sg__jhead;
+
+/* sg__jview_head checks a job view's bytes p (n) as sg__jview_unpack
+ * does and, without unpacking them, fills h, the tiers taken from home
+ * village region; it returns the nearest tier -- the ring a query meets
+ * the pair in -- or SG_ECORRUPT.  A query skips the pairs of other rings,
+ * and those that cannot enter its top K, on this alone. */
+int sg__jview_head(const uint8_t *p, size_t n, const char *region,
+                   sg__jhead *h);
+/* sg__whead: the fields of a packed worker view that bound what a pair
+ * could score, read without unpacking the rest. */
+typedef struct sg__whead {
+    const uint8_t *region; /* village code: SG_REGION_LEN bytes, no NUL */
+    bool geo;              /* position known */
+    uint8_t labor_class;   /* enum sg_labor_class */
+    uint8_t travel;        /* enum sg_travel */
+    uint8_t category;      /* enum sg_category */
+    bool risk_eliminated;  /* monitored: risk gone */
+    bool zero;             /* household: nobody employed */
+    int32_t expected_wage; /* yuan/month */
+} sg__whead;
+
+/* sg__wview_head checks a worker view's bytes p (n) as sg__wview_unpack
+ * does and fills h from them without unpacking the rest: 0 or
+ * SG_ECORRUPT. */
+int sg__wview_head(const uint8_t *p, size_t n, sg__whead *h);
+
 /* sg__skills_subset tells whether sorted list a (na) is inside sorted b. */
 bool sg__skills_subset(const sg_skill *a, size_t na, const sg_skill *b,
                        size_t nb);

@@ -1,12 +1,13 @@
 /* matcher/match.c -- ranked matching, worker -> jobs and job -> workers.
- * Candidates come from the postings (store_records.c), which are keyed so that
- * a query only reads entries that can pass the labor-class, region-tier and
- * skill filters; every hard filter is then checked again on the candidate's
- * view, so the postings narrow the search but never decide it.  Scores are
- * integers (points), the sum of named parts, so two runs -- or the
- * brute-force reference in the tests -- agree exactly.  Top K is kept in a
- * bounded heap; reasons are written only for the K that are returned.
- * Runs in whatever thread owns the read transaction. */
+ * Candidates come from the postings (store_records.c), keyed so that a query
+ * reads only entries that can pass the labor-class, region-tier and skill
+ * filters; every hard filter is checked again on the candidate's view, so the
+ * postings narrow the search but never decide it.  Scores are integer sums
+ * of named parts, so two runs -- or the tests' brute-force reference -- agree
+ * exactly.  Top K is a heap of slots in an arena (candidates are never
+ * copied); a candidate whose best possible score, read from a few fields of
+ * its packed view, is below the K-th best is never unpacked; reasons are
+ * written for the K returned only.  Runs in the read transaction's thread. */
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -184,20 +185,44 @@ static int32_t freshness(const sg_weights *wt, int32_t as_of, int32_t posted)
                : wt->fresh * (wt->fresh_days - age) / wt->fresh_days;
 }
 
+/* wage_points: the wage part for an expectation and a job's top wage. */
+static int32_t wage_points(const sg_weights *wt, int32_t expected,
+                           int32_t wage_max)
+{
+    int64_t exp = expected;
+    if (exp <= 0) {
+        return wt->wage;
+    }
+    int64_t x = 10 * (int64_t)wage_max - 6 * exp;
+    x = x < 0 ? 0 : x > 6 * exp ? 6 * exp : x;
+    return (int32_t)(wt->wage * x / (6 * exp));
+}
+
+/* priority: the priority part of a worker of category cat (risk_gone:
+ * monitored, risk eliminated; zero: household has nobody employed). */
+static int32_t priority(const sg_weights *wt, int cat, bool risk_gone,
+                        bool zero)
+{
+    return (cat == SG_CAT_MONITORED && !risk_gone ? wt->risk : 0) +
+           (zero ? wt->zero_household : 0);
+}
+
 static bool date_le(int32_t a, int32_t b) /* NONE-aware a <= b */
 {
     return a == SG_DATE_NONE || b == SG_DATE_NONE || a <= b;
 }
 
 /* score_pair applies every hard filter to (w, j) and, when the pair is
- * eligible and could enter the top K, fills m (id left to the caller) and
- * returns true.  zero is whether w's household has nobody employed.  kth
- * is the K-th best so far (NULL while fewer than K are kept): a pair whose
- * best possible score is below it is dropped before any distance is
- * computed, which changes nothing in the result. */
+ * eligible and could enter the top K, fills m (id left to the caller, the
+ * reason empty) and returns true.  zero is whether w's household has
+ * nobody employed; tiers[i] is the tier between w's village and j's site
+ * i, computed once for the ring test (sg__jview_head).  kth is the K-th
+ * best so far (NULL while fewer than K are kept): a pair whose best
+ * possible score is below it is dropped before any distance is computed,
+ * which changes nothing in the result. */
 static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
-                       int32_t as_of, const sg_weights *wt,
-                       const sg_match *kth, sg_match *m)
+                       const uint8_t *tiers, int32_t as_of,
+                       const sg_weights *wt, const sg_match *kth, sg_match *m)
 {
     /* Hard filters. */
     if (!(j->classes & (1u << w->labor_class))) {
@@ -219,30 +244,19 @@ static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
                                         w->nskills);
     parts[SG_PART_SKILL] =
         (int32_t)(wt->skill * (1 + (int64_t)matched) / (1 + j->npref));
-    int64_t exp = w->expected_wage;
-    if (exp <= 0) {
-        parts[SG_PART_WAGE] = wt->wage;
-    } else {
-        int64_t x = 10 * (int64_t)j->wage_max - 6 * exp;
-        x = x < 0 ? 0 : x > 6 * exp ? 6 * exp : x;
-        parts[SG_PART_WAGE] = (int32_t)(wt->wage * x / (6 * exp));
-    }
+    parts[SG_PART_WAGE] = wage_points(wt, w->expected_wage, j->wage_max);
     parts[SG_PART_CHANNEL] =
         wt->channel * wt->fit[w->labor_class][j->source] / 100;
     parts[SG_PART_PRIORITY] =
-        (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
-                                                                : 0) +
-        (zero ? wt->zero_household : 0);
+        priority(wt, w->category, w->risk_eliminated, zero);
     parts[SG_PART_FRESHNESS] = freshness(wt, as_of, j->posted_date);
     int32_t base = 0;
     for (int p = 0; p < SG_PART__COUNT; p++) {
         base += parts[p];
     }
-    /* The tier of each site, and the best the pair could score. */
-    int tiers[SG_SITES_MAX];
+    /* The best the pair could score. */
     int32_t bound = -1;
     for (int i = 0; i < j->nsites; i++) {
-        tiers[i] = sg_region_tier(w->region, j->site[i]);
         if (tiers[i] <= w->travel) {
             int32_t b = base + wt->tier[tiers[i]] +
                         (w->geo.has && j->site_geo[i].has ? wt->km : 0);
@@ -281,7 +295,6 @@ static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
             best_km = km;
         }
     }
-    memset(m, 0, sizeof(*m));
     memcpy(m->parts, parts, sizeof(parts));
     m->parts[SG_PART_PROXIMITY] = best_pts;
     m->score = base + best_pts;
@@ -289,17 +302,44 @@ static bool score_pair(const sg__wview *w, const sg__jview *j, bool zero,
     memcpy(m->site, j->site[best], sizeof(m->site));
     m->has_km = w->geo.has && j->site_geo[best].has;
     m->km = best_km;
+    m->reason[0] = '\0';
     return true;
 }
 
-/* ---- Top K. ---- */
+/* ---- Top K. ----
+ * Candidates live in an arena of K + 1 slots and the heap orders slot
+ * numbers, so a candidate is read straight into the spare slot and never
+ * copied: admitting it swaps slot numbers with the one it evicts. */
 
 typedef struct topk {
-    cand *h;         /* min-heap on (score, reverse id): worst at h[0] */
+    cand *c;         /* arena: k + 1 slots */
+    uint32_t *h;     /* min-heap of slots on (score, reverse id): worst first */
+    uint32_t spare;  /* the slot the next candidate is read into */
     size_t n;        /* entries */
     size_t k;        /* capacity */
     size_t looked;   /* candidates read */
 } topk;
+
+static void topk_init(topk *t, size_t k)
+{
+    /* Zeroed once, so that no uninitialised byte (a string's tail, which
+     * score_pair no longer clears per candidate) ever reaches a result. */
+    t->c = calloc(k + 1, sizeof(cand));
+    t->h = malloc(k * sizeof(uint32_t));
+    if (t->c == NULL || t->h == NULL) {
+        abort(); /* out of memory */
+    }
+    t->spare = 0;
+    t->n = 0;
+    t->k = k;
+    t->looked = 0;
+}
+
+static void topk_fini(topk *t)
+{
+    free(t->c);
+    free(t->h);
+}
 
 /* better tells whether a ranks before b: score desc, then id asc. */
 static bool better(const sg_match *a, const sg_match *b)
@@ -308,63 +348,84 @@ static bool better(const sg_match *a, const sg_match *b)
                                 : strcmp(a->id, b->id) < 0;
 }
 
+/* at is the result in heap position i. */
+static const sg_match *at(const topk *t, size_t i)
+{
+    return &t->c[t->h[i]].m;
+}
+
 static void heap_down(topk *t, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < t->n && better(&t->h[w].m, &t->h[l].m)) {
+        if (l < t->n && better(at(t, w), at(t, l))) {
             w = l;
         }
-        if (r < t->n && better(&t->h[w].m, &t->h[r].m)) {
+        if (r < t->n && better(at(t, w), at(t, r))) {
             w = r;
         }
         if (w == i) {
             return;
         }
-        cand tmp = t->h[i];
+        uint32_t tmp = t->h[i];
         t->h[i] = t->h[w];
         t->h[w] = tmp;
         i = w;
     }
 }
 
-/* topk_admit tells whether m would enter the top K. */
-static bool topk_admit(const topk *t, const sg_match *m)
+/* topk_spare is the slot to read the next candidate into. */
+static cand *topk_spare(topk *t)
 {
-    return t->n < t->k || better(m, &t->h[0].m);
+    return &t->c[t->spare];
 }
 
 /* topk_floor returns the K-th best kept, or NULL while there are fewer. */
 static const sg_match *topk_floor(const topk *t)
 {
-    return t->n < t->k ? NULL : &t->h[0].m;
+    return t->n < t->k ? NULL : at(t, 0);
 }
 
-static void topk_push(topk *t, const cand *c)
+/* topk_offer keeps the spare slot's candidate if it enters the top K. */
+static void topk_offer(topk *t)
 {
     if (t->n < t->k) {
         size_t i = t->n++;
-        t->h[i] = *c;
+        t->h[i] = t->spare;
+        t->spare = (uint32_t)t->n; /* slots 0..n-1 are taken */
         while (i > 0) { /* sift up: the worst rises to the root */
             size_t p = (i - 1) / 2;
-            if (!better(&t->h[p].m, &t->h[i].m)) {
+            if (!better(at(t, p), at(t, i))) {
                 break;
             }
-            cand tmp = t->h[i];
+            uint32_t tmp = t->h[i];
             t->h[i] = t->h[p];
             t->h[p] = tmp;
             i = p;
         }
         return;
     }
-    t->h[0] = *c;
+    if (!better(&t->c[t->spare].m, at(t, 0))) {
+        return;
+    }
+    uint32_t out = t->h[0];
+    t->h[0] = t->spare;
+    t->spare = out;
     heap_down(t, 0);
 }
 
-static int cmp_cand(const void *a, const void *b)
+/* topk_sort orders the kept slots best first, in place: a heap sort,
+ * since the heap is already built and holds at most K entries. */
+static void topk_sort(topk *t)
 {
-    const sg_match *x = &((const cand *)a)->m, *y = &((const cand *)b)->m;
-    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
+    size_t n = t->n;
+    while (t->n > 1) { /* the worst goes to the end */
+        uint32_t tmp = t->h[0];
+        t->h[0] = t->h[--t->n];
+        t->h[t->n] = tmp;
+        heap_down(t, 0);
+    }
+    t->n = n;
 }
 
 /* ---- Reasons (zh-CN, one line). ---- */
@@ -483,24 +544,20 @@ static void query_init(query *q, sg_txn *t, const sg_match_opts *o,
     q->t = t;
     q->wt = o->w != NULL ? o->w : defaults;
     q->as_of = o->as_of;
-    q->top.k = (size_t)o->limit;
-    q->top.h = malloc(q->top.k * sizeof(cand));
-    if (q->top.h == NULL) {
-        abort();
-    }
+    topk_init(&q->top, (size_t)o->limit);
 }
 
 /* query_finish sorts the top K, writes their reasons and hands them to
  * out as an array of sg_match. */
 static void query_finish(query *q, bool jobs, sg_match_list *out)
 {
-    qsort(q->top.h, q->top.n, sizeof(cand), cmp_cand);
+    topk_sort(&q->top);
     sg_match *items = malloc((q->top.n ? q->top.n : 1) * sizeof(sg_match));
     if (items == NULL) {
         abort();
     }
     for (size_t i = 0; i < q->top.n; i++) {
-        cand *c = &q->top.h[i];
+        cand *c = &q->top.c[q->top.h[i]];
         if (jobs) {
             job_reason(&c->m, &c->v.j, &q->w);
         } else {
@@ -511,16 +568,18 @@ static void query_finish(query *q, bool jobs, sg_match_list *out)
     out->items = items;
     out->n = q->top.n;
     out->looked_at = q->top.looked;
-    free(q->top.h);
+    topk_fini(&q->top);
 }
 
-/* ring_of returns the nearest tier between a home village and any site of
- * a job: the ring of the walk in which the pair is met and scored. */
-static int ring_of(const char *region, const sg__jview *j)
+/* ring_of writes the tier between a home village (its first
+ * SG_REGION_LEN bytes) and each site of job j into tiers and returns the
+ * nearest: the ring of the walk in which the pair is met and scored. */
+static int ring_of(const char *region, const sg__jview *j, uint8_t *tiers)
 {
     int best = SG_TRAVEL_ANY;
     for (int i = 0; i < j->nsites; i++) {
-        int t = sg_region_tier(region, j->site[i]);
+        int t = sg__tier(region, j->site[i]);
+        tiers[i] = (uint8_t)t;
         best = t < best ? t : best;
     }
     return best;
@@ -626,24 +685,74 @@ static size_t job_passes(const sg_weights *wt, const sg_job *j,
     return n;
 }
 
+/* head_bound is at least what worker w (zero as in score_pair) could
+ * score with the job of head h: every part at the most h allows, the
+ * preferred skills all held.  Below the K-th best, score_pair would drop
+ * the pair too, so it is left packed. */
+static int32_t head_bound(const sg_weights *wt, const sg__wview *w, bool zero,
+                          int32_t as_of, const sg__jhead *h)
+{
+    int32_t site = -1;
+    for (int i = 0; i < h->nsites; i++) {
+        if (h->tier[i] <= w->travel) {
+            int32_t s = wt->tier[h->tier[i]] +
+                        (w->geo.has && h->site_geo[i] ? wt->km : 0);
+            site = s > site ? s : site;
+        }
+    }
+    return wt->skill + wage_points(wt, w->expected_wage, h->wage_max) +
+           wt->channel * wt->fit[w->labor_class][h->source] / 100 +
+           priority(wt, w->category, w->risk_eliminated, zero) +
+           freshness(wt, as_of, h->posted_date) + site;
+}
+
+/* whead_bound is head_bound the other way: at least what the worker of
+ * head h could score with job j (tiers[i]: to j's site i). */
+static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
+                           int32_t as_of, const sg__whead *h,
+                           const uint8_t *tiers)
+{
+    int32_t site = -1;
+    for (int i = 0; i < j->nsites; i++) {
+        if (tiers[i] <= h->travel) {
+            int32_t s = wt->tier[tiers[i]] +
+                        (h->geo && j->site_geo[i].has ? wt->km : 0);
+            site = s > site ? s : site;
+        }
+    }
+    return wt->skill + wage_points(wt, h->expected_wage, j->wage_max) +
+           wt->channel * wt->fit[h->labor_class][j->source] / 100 +
+           priority(wt, h->category, h->risk_eliminated, h->zero) +
+           freshness(wt, as_of, j->posted_date) + site;
+}
+
 static int on_job_posting(void *arg, const uint8_t *p, size_t n)
 {
     query *q = arg;
-    cand c;
-    if (sg__jview_unpack(p, n, &c.v.j) != 0) {
+    sg__jhead h;
+    int ring = sg__jview_head(p, n, q->w.region, &h);
+    if (ring < 0) {
         q->err = SG_ECORRUPT;
         return SG_ECORRUPT;
     }
     q->top.looked++;
-    if (ring_of(q->w.region, &c.v.j) != q->ring) {
-        return 0; /* met (or to be met) in its own ring */
+    if (ring != q->ring) {
+        return 0; /* met (or to be met) in its own ring: left packed */
     }
-    if (score_pair(&q->w, &c.v.j, q->zero, q->as_of, q->wt, topk_floor(&q->top),
-                   &c.m)) {
-        memcpy(c.m.id, c.v.j.id, sizeof(c.m.id));
-        if (topk_admit(&q->top, &c.m)) {
-            topk_push(&q->top, &c);
-        }
+    const sg_match *kth = topk_floor(&q->top);
+    if (kth != NULL &&
+        head_bound(q->wt, &q->w, q->zero, q->as_of, &h) < kth->score) {
+        return 0; /* cannot enter the top K */
+    }
+    cand *c = topk_spare(&q->top);
+    if (sg__jview_unpack(p, n, &c->v.j) != 0) {
+        q->err = SG_ECORRUPT;
+        return SG_ECORRUPT;
+    }
+    if (score_pair(&q->w, &c->v.j, q->zero, h.tier, q->as_of, q->wt, kth,
+                   &c->m)) {
+        memcpy(c->m.id, c->v.j.id, sizeof(c->m.id));
+        topk_offer(&q->top);
     }
     return 0;
 }
@@ -684,28 +793,34 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
     }
     sg_worker rec;
     int rc = sg_txn_get_worker(t, id, &rec);
-    if (rc != 0) {
-        return rc;
+    return rc != 0 ? rc : sg_match_worker_rec(t, &rec, o, out);
+}
+
+int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
+                        const sg_match_opts *o, sg_match_list *out)
+{
+    if (check_opts(o) != 0 || rec == NULL || out == NULL) {
+        return SG_EINVAL;
     }
     query q;
     query_init(&q, t, o, defaults());
-    sg__wview_of(&rec, &q.w);
+    sg__wview_of(rec, &q.w);
     bool employed = false;
-    rc = sg_txn_household_employed(t, rec.household, &employed);
+    int rc = sg_txn_household_employed(t, rec->household, &employed);
     q.zero = !employed;
     pass ps[SG_TRAVEL__COUNT];
-    size_t np = rec.seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
+    size_t np = rec->seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
     uint32_t walked = 0;
     for (size_t i = 0; rc == 0 && i < np; i++) {
         if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
-        rc = worker_ring(t, &rec, ps[i].ring, on_job_posting, &q);
+        rc = worker_ring(t, rec, ps[i].ring, on_job_posting, &q);
         walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
-        free(q.top.h);
+        topk_fini(&q.top);
         return rc;
     }
     query_finish(&q, true, out);
@@ -716,24 +831,33 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
 static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
 {
     query *q = arg;
-    cand c;
-    if (sg__wview_unpack(p, n, &c.v.w) != 0) {
+    sg__whead h;
+    if (sg__wview_head(p, n, &h) != 0) {
         q->err = SG_ECORRUPT;
         return SG_ECORRUPT;
     }
+    uint8_t tiers[SG_SITES_MAX];
+    int ring = ring_of((const char *)h.region, &q->j, tiers);
     q->top.looked++;
-    if (ring_of(c.v.w.region, &q->j) != q->ring) {
-        return 0; /* met (or to be met) in its own ring */
+    if (ring != q->ring) {
+        return 0; /* met (or to be met) in its own ring: left packed */
+    }
+    const sg_match *kth = topk_floor(&q->top);
+    if (kth != NULL && whead_bound(q->wt, &q->j, q->as_of, &h, tiers) <
+                           kth->score) {
+        return 0; /* cannot enter the top K: left packed */
+    }
+    cand *c = topk_spare(&q->top);
+    if (sg__wview_unpack(p, n, &c->v.w) != 0) {
+        q->err = SG_ECORRUPT;
+        return SG_ECORRUPT;
     }
     /* Whether the household has nobody employed rides in the posting. */
-    c.zero = c.v.w.zero;
-    if (!score_pair(&c.v.w, &q->j, c.zero, q->as_of, q->wt,
-                    topk_floor(&q->top), &c.m)) {
-        return 0;
-    }
-    memcpy(c.m.id, c.v.w.id, sizeof(c.m.id));
-    if (topk_admit(&q->top, &c.m)) {
-        topk_push(&q->top, &c);
+    c->zero = c->v.w.zero;
+    if (score_pair(&c->v.w, &q->j, c->zero, tiers, q->as_of, q->wt, kth,
+                   &c->m)) {
+        memcpy(c->m.id, c->v.w.id, sizeof(c->m.id));
+        topk_offer(&q->top);
     }
     return 0;
 }
@@ -775,30 +899,37 @@ int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
     }
     sg_job rec;
     int rc = sg_txn_get_job(t, id, &rec);
-    if (rc != 0) {
-        return rc;
+    return rc != 0 ? rc : sg_match_job_rec(t, &rec, o, out);
+}
+
+int sg_match_job_rec(sg_txn *t, const sg_job *rec, const sg_match_opts *o,
+                     sg_match_list *out)
+{
+    if (check_opts(o) != 0 || rec == NULL || out == NULL) {
+        return SG_EINVAL;
     }
+    int rc = 0;
     query q;
     query_init(&q, t, o, defaults());
-    sg__jview_of(&rec, &q.j);
-    bool live = rec.state == SG_JOB_OPEN && rec.openings > 0 &&
-                (rec.ends == SG_DATE_NONE || rec.ends >= o->as_of);
+    sg__jview_of(rec, &q.j);
+    bool live = rec->state == SG_JOB_OPEN && rec->openings > 0 &&
+                (rec->ends == SG_DATE_NONE || rec->ends >= o->as_of);
     /* Every candidate holds every required skill, so the walk reads the
      * workers posted under the first one (or under "all"). */
-    sg_skill anchor = rec.nrequired > 0 ? rec.required[0] : 0;
+    sg_skill anchor = rec->nrequired > 0 ? rec->required[0] : 0;
     pass ps[PASS_MAX];
-    size_t np = live ? job_passes(q.wt, &rec, o->as_of, ps) : 0;
+    size_t np = live ? job_passes(q.wt, rec, o->as_of, ps) : 0;
     uint32_t walked = 0;
     for (size_t i = 0; rc == 0 && i < np; i++) {
         if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
-        rc = job_ring(t, &rec, &ps[i], anchor, on_worker_posting, &q);
+        rc = job_ring(t, rec, &ps[i], anchor, on_worker_posting, &q);
         walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
-        free(q.top.h);
+        topk_fini(&q.top);
         return rc;
     }
     query_finish(&q, false, out);

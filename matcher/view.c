@@ -172,6 +172,45 @@ size_t sg__jview_pack(const sg__jview *v, uint8_t *buf)
     return o;
 }
 
+/* jview_ok checks what sg__jview_unpack checks, without copying. */
+static bool jview_ok(const uint8_t *p, size_t n)
+{
+    if (n < 1 || p[0] > SG_ID_MAX || (size_t)p[0] + 1 > n ||
+        n - (p[0] + 1) < JBLOCK) {
+        return false;
+    }
+    const uint8_t *b = p + p[0] + 1;
+    uint8_t nsites = b[22 + 2 * JSK];
+    return b[22] <= SG_REQ_SKILLS_MAX && b[22 + JSK] <= SG_REQ_SKILLS_MAX &&
+           b[0] < SG_SOURCE__COUNT && nsites <= SG_SITES_MAX &&
+           n - (p[0] + 1) - JBLOCK == (size_t)nsites * JSITE;
+}
+
+int sg__jview_head(const uint8_t *p, size_t n, const char *region,
+                   sg__jhead *h)
+{
+    if (!jview_ok(p, n)) {
+        return SG_ECORRUPT;
+    }
+    const uint8_t *b = p + p[0] + 1;
+    uint8_t nsites = b[22 + 2 * JSK];
+    h->source = b[0];
+    h->nsites = nsites;
+    h->wage_max = ld32(b + 14);
+    h->posted_date = ld32(b + 18);
+    const uint8_t *site = b + JBLOCK;
+    int ring = SG_TRAVEL_ANY;
+    for (size_t i = 0; i < nsites; i++, site += JSITE) {
+        /* sg__tier reads at most SG_REGION_LEN bytes of its second code,
+         * so the site's unterminated bytes can be given as they are. */
+        int t = sg__tier(region, (const char *)site);
+        h->tier[i] = (uint8_t)t;
+        h->site_geo[i] = site[SG_REGION_LEN] != 0;
+        ring = t < ring ? t : ring;
+    }
+    return ring;
+}
+
 int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v)
 {
     size_t o = get_str(p, n, v->id, sizeof(v->id));
@@ -261,6 +300,31 @@ int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v)
         v->travel >= SG_TRAVEL__COUNT) {
         return SG_ECORRUPT;
     }
+    return 0;
+}
+
+int sg__wview_head(const uint8_t *p, size_t n, sg__whead *h)
+{
+    /* The checks of sg__wview_unpack, without copying. */
+    if (n < 1 || p[0] > SG_ID_MAX || (size_t)p[0] + 1 > n ||
+        n - (p[0] + 1) < WBLOCK + 1) {
+        return SG_ECORRUPT;
+    }
+    const uint8_t *b = p + p[0] + 1;
+    size_t o = (size_t)p[0] + 1 + WBLOCK; /* the household's length */
+    const uint8_t *c = b + SG_REGION_LEN + GEO_LEN;
+    if (c[0] >= SG_LABOR__COUNT || c[1] >= SG_TRAVEL__COUNT ||
+        c[5] > SG_SKILLS_MAX || p[o] > SG_ID_MAX || o + 1 + p[o] != n) {
+        return SG_ECORRUPT;
+    }
+    h->region = b;
+    h->geo = b[SG_REGION_LEN] != 0;
+    h->labor_class = c[0];
+    h->travel = c[1];
+    h->category = c[2];
+    h->risk_eliminated = c[3] != 0;
+    h->zero = c[4] != 0;
+    h->expected_wage = ld32(c + 5 + WSK);
     return 0;
 }
 

@@ -411,6 +411,26 @@ static void assert_same(const sg_match_list *got, const ref *want, size_t n,
     }
 }
 
+/* assert_lists_equal: the by-id query and the one on a loaded record
+ * give the very same list, field by field. */
+static void assert_lists_equal(const sg_match_list *a, const sg_match_list *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->looked_at, b->looked_at);
+    assert_int_equal(a->walked, b->walked);
+    for (size_t i = 0; i < a->n; i++) {
+        const sg_match *x = &a->items[i], *y = &b->items[i];
+        assert_string_equal(x->id, y->id);
+        assert_int_equal(x->score, y->score);
+        assert_memory_equal(x->parts, y->parts, sizeof(x->parts));
+        assert_int_equal(x->tier, y->tier);
+        assert_string_equal(x->site, y->site);
+        assert_int_equal(x->has_km, y->has_km);
+        assert_true(x->km == y->km);
+        assert_string_equal(x->reason, y->reason);
+    }
+}
+
 static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
 {
     sg_txn *t;
@@ -433,6 +453,10 @@ static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
             sg_worker rec;
             size_t entries;
             assert_int_equal(sg_txn_get_worker(t, md->w[i].id, &rec), 0);
+            sg_match_list again = {0};
+            assert_int_equal(sg_match_worker_rec(t, &rec, &o, &again), 0);
+            assert_lists_equal(&got, &again);
+            sg_match_list_free(&again);
             assert_int_equal(
                 sg_match_floor_worker(t, &rec, &o, got.walked, &entries), 0);
             assert_int_equal(entries, got.looked_at); /* the same entries */
@@ -448,6 +472,10 @@ static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
             sg_job rec;
             size_t entries;
             assert_int_equal(sg_txn_get_job(t, md->j[i].id, &rec), 0);
+            sg_match_list again = {0};
+            assert_int_equal(sg_match_job_rec(t, &rec, &o, &again), 0);
+            assert_lists_equal(&got, &again);
+            sg_match_list_free(&again);
             assert_int_equal(sg_match_floor_job(t, &rec, &o, got.walked, &entries),
                              0);
             assert_int_equal(entries, got.looked_at);
@@ -858,6 +886,39 @@ static void test_far_rings_are_not_read(void **state)
     sg_txn_abort(t);
 }
 
+/* The entry points on a loaded record check their arguments like the
+ * by-id ones, and rank a record exactly as the by-id query does. */
+static void test_rec_entry_points(void **state)
+{
+    fixture *f = *state;
+    sg_worker w;
+    sg_job j;
+    base_pair(&w, &j);
+    put_both(f, &w, &j);
+    sg_txn *t;
+    assert_int_equal(sg_txn_begin(f->s, false, &t), 0);
+    sg_match_opts o = {.as_of = base_day, .limit = 5};
+    sg_match_opts bad = {.as_of = base_day, .limit = 0};
+    sg_match_list a = {0}, b = {0};
+    assert_int_equal(sg_match_worker_rec(t, NULL, &o, &a), SG_EINVAL);
+    assert_int_equal(sg_match_job_rec(t, NULL, &o, &a), SG_EINVAL);
+    assert_int_equal(sg_match_worker_rec(t, &w, &bad, &a), SG_EINVAL);
+    assert_int_equal(sg_match_job_rec(t, &j, &o, NULL), SG_EINVAL);
+    assert_int_equal(sg_match_worker(t, w.id, &o, &a), 0);
+    assert_int_equal(sg_match_worker_rec(t, &w, &o, &b), 0);
+    assert_int_equal(a.n, 1);
+    assert_lists_equal(&a, &b);
+    sg_match_list_free(&a);
+    sg_match_list_free(&b);
+    assert_int_equal(sg_match_job(t, j.id, &o, &a), 0);
+    assert_int_equal(sg_match_job_rec(t, &j, &o, &b), 0);
+    assert_int_equal(a.n, 1);
+    assert_lists_equal(&a, &b);
+    sg_match_list_free(&a);
+    sg_match_list_free(&b);
+    sg_txn_abort(t);
+}
+
 static void test_weights_file(void **state)
 {
     (void)state;
@@ -912,6 +973,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_candidates_look_only_at_candidates,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_far_rings_are_not_read, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rec_entry_points, setup,
                                         teardown),
         cmocka_unit_test(test_weights_file),
         cmocka_unit_test(test_shipped_weights_are_the_defaults),

@@ -91,6 +91,17 @@ int sg_match_worker(sg_txn *t, const char *id, const sg_match_opts *o,
 int sg_match_job(sg_txn *t, const char *id, const sg_match_opts *o,
                  sg_match_list *out);
 
+/* sg_match_worker_rec / sg_match_job_rec are the same queries for a record
+ * the caller has already read (borrowed), such as the one a push has just
+ * written in t: they skip reading and decoding it again.  The record is
+ * ranked as given, so it must be the one stored in t for the result to be
+ * what the by-id query gives.  SG_EINVAL for bad options or a NULL
+ * argument. */
+int sg_match_worker_rec(sg_txn *t, const sg_worker *w, const sg_match_opts *o,
+                        sg_match_list *out);
+int sg_match_job_rec(sg_txn *t, const sg_job *j, const sg_match_opts *o,
+                     sg_match_list *out);
+
 /* sg_match_floor_worker reads, in t, the very index entries that ranking
  * worker w's jobs with options o read (walked, from its sg_match_list)
  * without decoding or scoring them -- the cost below which no query over
