@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,83 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+/* The options, one row each: a flag (no value), a string, or a whole
+ * number within [lo, hi] (its usage error says so, with `unit`).  --seed
+ * and --as-of have parsers of their own. */
+enum opt_kind { OPT_FLAG, OPT_STR, OPT_LONG, OPT_SEED, OPT_DATE };
+typedef struct opt_def {
+    const char *name;   /* "--db" */
+    enum opt_kind kind; /* how its value is read */
+    size_t off;         /* offsetof(opts, field) */
+    long lo, hi;        /* OPT_LONG: the range */
+    const char *unit;   /* OPT_LONG: words after the range, or "" */
+} opt_def;
+
+#define O(f) offsetof(opts, f)
+static const opt_def opt_defs[] = {
+    {"--json", OPT_FLAG, O(json), 0, 0, ""},
+    {"--quiet", OPT_FLAG, O(quiet), 0, 0, ""},
+    {"--push", OPT_FLAG, O(push), 0, 0, ""},
+    {"--db", OPT_STR, O(db), 0, 0, ""},
+    {"--http", OPT_STR, O(http), 0, 0, ""},
+    {"--worker", OPT_STR, O(worker), 0, 0, ""},
+    {"--job", OPT_STR, O(job), 0, 0, ""},
+    {"--weights", OPT_STR, O(weights), 0, 0, ""},
+    {"--county", OPT_STR, O(county), 0, 0, ""},
+    {"--role", OPT_STR, O(role), 0, 0, ""},
+    {"--scope", OPT_STR, O(scope), 0, 0, ""},
+    {"--employer", OPT_STR, O(employer), 0, 0, ""},
+    {"--push-top", OPT_LONG, O(push_top), 1, SG_MATCH_LIMIT_MAX, ""},
+    {"--rate", OPT_LONG, O(rate), 1, 1000000000, " requests/s"},
+    {"--request-timeout-ms", OPT_LONG, O(req_timeout_ms), 100, 86400000, ""},
+    {"--max-conns", OPT_LONG, O(max_conns), 1, 1000000, ""},
+    {"--cache-mb", OPT_LONG, O(cache_mb), 0, 65536, " (0 = off)"},
+    {"--version-poll-ms", OPT_LONG, O(version_poll_ms), 1, 60000, ""},
+    {"--ttl", OPT_LONG, O(ttl), 0, 36500, " days"},
+    {"--limit", OPT_LONG, O(limit), 1, SG_MATCH_LIMIT_MAX, ""},
+    {"--workers", OPT_LONG, O(workers), 0, 100000000, ""},
+    {"--jobs", OPT_LONG, O(jobs), 0, 10000000, ""},
+    {"--counties", OPT_LONG, O(counties), 1, 1000, ""},
+    {"--seed", OPT_SEED, O(seed), 0, 0, ""},
+    {"--as-of", OPT_DATE, O(as_of), 0, 0, ""},
+};
+#undef O
+
+/* set_opt stores v (NULL for a flag) into o as d says; 0 or the exit
+ * code of a usage error. */
+static int set_opt(opts *o, const opt_def *d, const char *v)
+{
+    char *field = (char *)o + d->off;
+    char *end;
+    switch (d->kind) {
+    case OPT_FLAG:
+        *(bool *)field = true;
+        return 0;
+    case OPT_STR:
+        *(const char **)field = v;
+        return 0;
+    case OPT_LONG:
+        if (!parse_long(v, d->lo, d->hi, (long *)field)) {
+            return usage("%s must be %ld..%ld%s", d->name, d->lo, d->hi,
+                         d->unit);
+        }
+        return 0;
+    case OPT_SEED:
+        errno = 0;
+        *(unsigned long long *)field = strtoull(v, &end, 10);
+        if (errno != 0 || *end != '\0' || end == v || v[0] == '-') {
+            return usage("--seed must be a non-negative integer");
+        }
+        return 0;
+    case OPT_DATE:
+        if (sg_date_parse(v, strlen(v), (int32_t *)field) != 0) {
+            return usage("--as-of must be a date YYYY-MM-DD");
+        }
+        return 0;
+    }
+    return usage("unknown option %s", d->name);
+}
+
 /* parse_opts reads argv[2..]; returns 0 or the exit code of a usage error. */
 static int parse_opts(int argc, char **argv, opts *o)
 {
@@ -131,100 +209,30 @@ static int parse_opts(int argc, char **argv, opts *o)
     o->files = calloc((size_t)argc, sizeof(char *));
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true;
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            takes = false;
-        } else if (strcmp(a, "--quiet") == 0) {
-            o->quiet = true;
-            takes = false;
-        } else if (strcmp(a, "--push") == 0) {
-            o->push = true;
-            takes = false;
-        } else if (a[0] != '-' || strcmp(a, "-") == 0) {
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
             o->files[o->nfiles++] = argv[i];
-            takes = false;
-        } else if (v == NULL) {
-            return usage("%s needs a value", a);
-        } else if (strcmp(a, "--db") == 0) {
-            o->db = v;
-        } else if (strcmp(a, "--http") == 0) {
-            o->http = v;
-        } else if (strcmp(a, "--push-top") == 0) {
-            if (!parse_long(v, 1, SG_MATCH_LIMIT_MAX, &o->push_top)) {
-                return usage("--push-top must be 1..%d", SG_MATCH_LIMIT_MAX);
+            continue;
+        }
+        const opt_def *d = NULL;
+        for (size_t k = 0; k < sizeof(opt_defs) / sizeof(opt_defs[0]); k++) {
+            if (strcmp(a, opt_defs[k].name) == 0) {
+                d = &opt_defs[k];
+                break;
             }
-        } else if (strcmp(a, "--rate") == 0) {
-            if (!parse_long(v, 1, 1000000000, &o->rate)) {
-                return usage("--rate must be 1..1000000000 requests/s");
-            }
-        } else if (strcmp(a, "--request-timeout-ms") == 0) {
-            if (!parse_long(v, 100, 86400000, &o->req_timeout_ms)) {
-                return usage("--request-timeout-ms must be 100..86400000");
-            }
-        } else if (strcmp(a, "--max-conns") == 0) {
-            if (!parse_long(v, 1, 1000000, &o->max_conns)) {
-                return usage("--max-conns must be 1..1000000");
-            }
-        } else if (strcmp(a, "--cache-mb") == 0) {
-            if (!parse_long(v, 0, 65536, &o->cache_mb)) {
-                return usage("--cache-mb must be 0..65536 (0 = off)");
-            }
-        } else if (strcmp(a, "--version-poll-ms") == 0) {
-            if (!parse_long(v, 1, 60000, &o->version_poll_ms)) {
-                return usage("--version-poll-ms must be 1..60000");
-            }
-        } else if (strcmp(a, "--worker") == 0) {
-            o->worker = v;
-        } else if (strcmp(a, "--job") == 0) {
-            o->job = v;
-        } else if (strcmp(a, "--weights") == 0) {
-            o->weights = v;
-        } else if (strcmp(a, "--county") == 0) {
-            o->county = v;
-        } else if (strcmp(a, "--role") == 0) {
-            o->role = v;
-        } else if (strcmp(a, "--scope") == 0) {
-            o->scope = v;
-        } else if (strcmp(a, "--employer") == 0) {
-            o->employer = v;
-        } else if (strcmp(a, "--ttl") == 0) {
-            if (!parse_long(v, 0, 36500, &o->ttl)) {
-                return usage("--ttl must be 0..36500 days");
-            }
-        } else if (strcmp(a, "--limit") == 0) {
-            if (!parse_long(v, 1, SG_MATCH_LIMIT_MAX, &o->limit)) {
-                return usage("--limit must be 1..%d", SG_MATCH_LIMIT_MAX);
-            }
-        } else if (strcmp(a, "--workers") == 0) {
-            if (!parse_long(v, 0, 100000000, &o->workers)) {
-                return usage("--workers must be 0..100000000");
-            }
-        } else if (strcmp(a, "--jobs") == 0) {
-            if (!parse_long(v, 0, 10000000, &o->jobs)) {
-                return usage("--jobs must be 0..10000000");
-            }
-        } else if (strcmp(a, "--counties") == 0) {
-            if (!parse_long(v, 1, 1000, &o->counties)) {
-                return usage("--counties must be 1..1000");
-            }
-        } else if (strcmp(a, "--seed") == 0) {
-            char *end;
-            errno = 0;
-            o->seed = strtoull(v, &end, 10);
-            if (errno != 0 || *end != '\0' || end == v) {
-                return usage("--seed must be a non-negative integer");
-            }
-        } else if (strcmp(a, "--as-of") == 0) {
-            if (sg_date_parse(v, strlen(v), &o->as_of) != 0) {
-                return usage("--as-of must be a date YYYY-MM-DD");
-            }
-        } else {
+        }
+        if (d == NULL) {
             return usage("unknown option %s", a);
         }
-        if (takes) {
-            i++;
+        const char *v = NULL;
+        if (d->kind != OPT_FLAG) {
+            if (i + 1 >= argc) {
+                return usage("%s needs a value", a);
+            }
+            v = argv[++i];
+        }
+        int rc = set_opt(o, d, v);
+        if (rc != 0) {
+            return rc;
         }
     }
     return 0;
