@@ -223,6 +223,25 @@ static int get_str(sg__mp_reader *r, char *dst, size_t max, bool ascii,
     return 0;
 }
 
+/* get_body reads the body "b": binary of at most SG_MSG_BODY_MAX bytes,
+ * borrowed from the message (NULL when empty). */
+static int get_body(sg__mp_reader *r, const uint8_t **body, size_t *len,
+                    sg_error *e)
+{
+    sg__mp_item it;
+
+    if (get(r, &it, "b", e) != 0 || want(&it, SG__MP_BIN, "b", e) != 0) {
+        return SG_EINVAL;
+    }
+    if (it.n > SG_MSG_BODY_MAX) {
+        return sg_error_set(e, SG_ETOOBIG, "b", "longer than %u bytes",
+                            SG_MSG_BODY_MAX);
+    }
+    *body = it.n > 0 ? (const uint8_t *)it.s : NULL;
+    *len = it.n;
+    return 0;
+}
+
 /* open_map reads the top-level map of a message. */
 static int open_map(sg__mp_reader *r, const char *field, uint32_t *n,
                     sg_error *e)
@@ -505,16 +524,7 @@ static int req_field(sg__mp_reader *r, int f, sg_msg_req *m, sg_error *e)
         m->last_event_id = u;
         return 0;
     case RQ_B:
-        if (get(r, &it, "b", e) != 0 || want(&it, SG__MP_BIN, "b", e) != 0) {
-            return SG_EINVAL;
-        }
-        if (it.n > SG_MSG_BODY_MAX) {
-            return sg_error_set(e, SG_ETOOBIG, "b", "longer than %u bytes",
-                                SG_MSG_BODY_MAX);
-        }
-        m->body = it.n > 0 ? (const uint8_t *)it.s : NULL;
-        m->body_len = it.n;
-        return 0;
+        return get_body(r, &m->body, &m->body_len, e);
     default:
         assert(!"unknown request field");
         return SG_EINVAL;
@@ -652,16 +662,7 @@ static int reply_field(sg__mp_reader *r, int f, sg_msg_reply *m, sg_error *e)
         m->ctype = (uint8_t)u;
         return 0;
     case RP_B:
-        if (get(r, &it, "b", e) != 0 || want(&it, SG__MP_BIN, "b", e) != 0) {
-            return SG_EINVAL;
-        }
-        if (it.n > SG_MSG_BODY_MAX) {
-            return sg_error_set(e, SG_ETOOBIG, "b", "longer than %u bytes",
-                                SG_MSG_BODY_MAX);
-        }
-        m->body = it.n > 0 ? (const uint8_t *)it.s : NULL;
-        m->body_len = it.n;
-        return 0;
+        return get_body(r, &m->body, &m->body_len, e);
     case RP_ST:
         if (get_uint(r, SG_STREAM_WORKER, SG_STREAM_REGION, &u, "st", e) != 0) {
             return SG_EINVAL;
