@@ -3,8 +3,9 @@
  * as the request the HTTP API would get (PUT /v1/workers/{id} or
  * PUT /v1/jobs/{id}, the line as the JSON body, an admin key), the way
  * the service's writer thread runs writes (matcher/service.c): BATCH
- * requests per write transaction, each in its own nested transaction,
- * one durable commit per group, and only then the replies.  So every
+ * requests per write transaction, each straight in it (a group in which
+ * one fails is begun again with that one in a nested transaction of its
+ * own), one durable commit per group, and only then the replies.  So every
  * index, the pushed sets and the push inboxes are maintained, and a
  * job upsert pays for its push ranking (top 50 -> `match` events).
  * A batch holds one kind only, so that its time is that kind's.
@@ -41,6 +42,7 @@
 #define BATCH_MAX 100000 /* requests in one group commit */
 #define SHOW_FAILS 20    /* failed replies printed in full */
 #define LIST_TOP 20      /* matches in a `list` event (matcher/push.c) */
+#define RESTARTS_MAX 4   /* as matcher/service.c: then every request nested */
 
 /* rec is one line of the file, located before the clock starts. */
 typedef struct rec {
@@ -58,12 +60,13 @@ typedef struct tally {
     long commits;    /* durable commits */
     uint64_t events; /* events appended (seq advance) */
     double seconds;  /* whole batches: begin to replies */
-    double handle_s; /* inside the requests (nested transactions) */
+    double handle_s; /* inside the requests (begin to commit) */
     double commit_s; /* inside the durable commits */
     long pushed;     /* requests that appended events */
     double pushed_s; /* their time (nested begin to nested commit) */
     long ranked;     /* --rank: records ranked */
     double rank_s;   /* --rank: time in sg_match_job / sg_match_worker */
+    long restarts;   /* groups begun again after a request failed */
 } tally;
 
 /* reply_at is one request's outcome, kept until its batch commits. */
@@ -83,6 +86,7 @@ typedef struct bench {
     sg_msg_req req;           /* reused for every request */
     sg_buf body;              /* a batch's reply bodies */
     reply_at *rep;            /* [batch] outcomes */
+    bool *alone;              /* [batch] run nested (failed once) */
     tally t[3];               /* indexed by sg_kind */
     long shown;               /* failures printed so far */
 } bench;
@@ -274,31 +278,38 @@ static int send_store(bench *b, sg_txn *child, const rec *r, reply_at *out)
     return rc;
 }
 
-/* send_one runs r in its own nested transaction of parent, kept only if
- * it succeeded, like the service's writer.  The requests that appended
+/* send_one runs r as the service's writer does (matcher/service.c
+ * run_batch): straight in the group's transaction parent, or when it
+ * failed once in this group (alone) in a nested transaction of its own,
+ * kept only if it succeeded.  Returns nonzero when r failed straight in
+ * parent, which must then be begun again.  The requests that appended
  * events are timed apart: they are the ones that paid for a push. */
-static void send_one(bench *b, sg_txn *parent, const rec *r, reply_at *out)
+static int send_one(bench *b, sg_txn *parent, const rec *r, bool alone,
+                    reply_at *out, long *pushed, double *pushed_s)
 {
-    tally *t = &b->t[r->kind];
     double t0 = now_s();
-    sg_txn *child;
-    int rc = sg_txn_begin_nested(parent, &child);
-    if (rc != 0) {
+    sg_txn *t = parent;
+    int rc;
+
+    if (alone && (rc = sg_txn_begin_nested(parent, &t)) != 0) {
         die("nested begin", rc);
     }
-    rc = b->store_only ? send_store(b, child, r, out)
-                       : send_api(b, child, r, out);
+    rc = b->store_only ? send_store(b, t, r, out) : send_api(b, t, r, out);
     if (rc != 0) {
-        sg_txn_abort(child);
-        return;
+        if (!alone) {
+            return rc;
+        }
+        sg_txn_abort(t);
+        return 0;
     }
-    if ((rc = sg_txn_commit(child)) != 0) {
+    if (alone && (rc = sg_txn_commit(t)) != 0) {
         die("nested commit", rc);
     }
     if (out->pushed) {
-        t->pushed++;
-        t->pushed_s += now_s() - t0;
+        (*pushed)++;
+        *pushed_s += now_s() - t0;
     }
+    return 0;
 }
 
 /* ---- One group commit. ---- */
@@ -321,22 +332,38 @@ static void check_replies(bench *b, const rec *r, size_t n, tally *t)
     }
 }
 
-/* run_batch sends r[0..n) (one kind) in one durable group commit. */
-static void run_batch(bench *b, const rec *r, size_t n)
+/* run_batch sends r[0..n) (one kind) in one durable group commit,
+ * starting the group over when a request fails straight in it, as the
+ * service's writer does; alone[i] marks the requests that failed. */
+static void run_batch(bench *b, const rec *r, size_t n, bool *alone)
 {
     tally *t = &b->t[r[0].kind];
     uint64_t seq0, seq1;
     sg_txn *parent;
-    double t0 = now_s(), t1, t2;
-    int rc;
+    double t0 = now_s(), t1, t2, pushed_s;
+    long pushed;
+    int rc, restarts = 0;
 
+    memset(alone, 0, n * sizeof *alone);
+restart:
     b->body.len = 0;
+    pushed = 0;
+    pushed_s = 0;
     if ((rc = sg_txn_begin(b->s, true, &parent)) != 0 ||
         (rc = sg_txn_last_seq(parent, &seq0)) != 0) {
         die("begin", rc);
     }
     for (size_t i = 0; i < n; i++) {
-        send_one(b, parent, &r[i], &b->rep[i]);
+        if (send_one(b, parent, &r[i], alone[i], &b->rep[i], &pushed,
+                     &pushed_s) != 0) {
+            sg_txn_abort(parent);
+            alone[i] = true;
+            if (++restarts >= RESTARTS_MAX) {
+                memset(alone, 1, n * sizeof *alone);
+            }
+            t->restarts++;
+            goto restart;
+        }
     }
     if ((rc = sg_txn_last_seq(parent, &seq1)) != 0) {
         die("last seq", rc);
@@ -353,6 +380,8 @@ static void run_batch(bench *b, const rec *r, size_t n)
     t->commits++;
     t->records += (long)n;
     t->events += seq1 - seq0;
+    t->pushed += pushed;
+    t->pushed_s += pushed_s;
 }
 
 /* run_all cuts the records into batches of at most batch, each of one
@@ -365,7 +394,7 @@ static void run_all(bench *b, const rec *v, size_t n, size_t batch)
         while (k < batch && i + k < n && v[i + k].kind == v[i].kind) {
             k++;
         }
-        run_batch(b, &v[i], k);
+        run_batch(b, &v[i], k, b->alone);
         i += k;
     }
 }
@@ -424,6 +453,7 @@ static json_t *tally_jv(const tally *t)
         t->commits > 0 ? 1e3 * t->commit_s / (double)t->commits : 0.0);
     /* The requests that pushed, and the others (handle_s covers both). */
     json_object_set_new(o, "pushed", json_integer(t->pushed));
+    json_object_set_new(o, "restarts", json_integer(t->restarts));
     json_object_set_new(
         o, "pushed_ms_per_record",
         json_real(t->pushed > 0 ? 1e3 * t->pushed_s / (double)t->pushed : 0));
@@ -553,7 +583,8 @@ int main(int argc, char **argv)
     make_key(&b);
     sg_buf_init(&b.body);
     b.rep = calloc((size_t)batch, sizeof *b.rep);
-    if (b.rep == NULL) {
+    b.alone = calloc((size_t)batch, sizeof *b.alone);
+    if (b.rep == NULL || b.alone == NULL) {
         abort();
     }
 
@@ -571,6 +602,7 @@ int main(int argc, char **argv)
     }
     memset(b.key, 0, sizeof b.key);
     free(b.rep);
+    free(b.alone);
     sg_buf_free(&b.body);
     sg_api_close(b.api);
     sg_store_close(b.s);

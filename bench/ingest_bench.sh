@@ -179,8 +179,9 @@ v() { jq -r "$1" "$R"; }
     echo "$IMP_N records in $IMP_S s, $(v .import.per_s) records/s."
     echo
     echo "Upserts through the API (PUT /v1/workers/{id}, PUT /v1/jobs/{id}, an"
-    echo "admin key), each in a nested transaction, BATCH per durable commit, as"
-    echo "the service's writer runs them.  Each run starts from the imported"
+    echo "admin key), BATCH per durable commit, each straight in the group's"
+    echo "transaction (a nested one only after it failed), as the service's"
+    echo "writer runs them.  Each run starts from the imported"
     echo "store; workers go first, then jobs.  ms/record: inside the requests;"
     echo "ms/commit: the durable commit (fsync); rank ms/record: the push ranking"
     echo "alone, in a read transaction after the run (a job: sg_match_job top K;"

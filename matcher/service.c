@@ -35,6 +35,7 @@
 #define READERS_DEFAULT 2
 #define READERS_MAX 256
 #define BATCH_MAX 1000        /* requests in one group commit */
+#define RESTARTS_MAX 4        /* then every request of the group nested */
 #define SEND_TIMEOUT_MS 10000 /* a reply a peer never takes is dropped */
 
 /* Where a slot is in its loop.  Every change happens under sv->mu. */
@@ -58,6 +59,7 @@ typedef struct slot {
     sg_msg_reply reply;    /* the answer; body points into body */
     sg_buf body;           /* reply body storage */
     uint64_t seq;          /* last event seq the request appended */
+    bool alone;            /* runs in a nested transaction (run_batch) */
     struct slot *next;     /* queue link */
 } slot;
 
@@ -333,38 +335,78 @@ static void *reader_main(void *arg)
     }
 }
 
-/* run_batch answers n write requests in one group commit. */
-static void run_batch(sg_service *sv, slot **batch, size_t n)
+/* run_one answers s inside t: straight in the group's transaction, or
+ * (s->alone) in a nested transaction of its own, kept only if it
+ * succeeded.  Returns what sg_api_handle did: nonzero means s failed and
+ * left writes in t that must not be kept. */
+static int run_one(sg_service *sv, sg_txn *t, slot *s)
 {
-    sg_txn *parent, *child;
-    uint64_t seq = 0, version = 0;
+    sg_txn *child;
     int rc;
 
+    s->seq = 0;
+    s->body.len = 0;
+    if (!s->alone) {
+        return sg_api_handle(sv->api, t, &s->req, &s->reply, &s->body,
+                             &s->seq);
+    }
+    rc = sg_txn_begin_nested(t, &child);
+    if (rc != 0) {
+        set_error(s, 503, s->req.accept, "unavailable", sg_strerror(rc), "");
+        return 0; /* answered; nothing written */
+    }
+    if (sg_api_handle(sv->api, child, &s->req, &s->reply, &s->body,
+                      &s->seq) != 0) {
+        sg_txn_abort(child);
+        s->seq = 0;
+        return 0; /* its error is its reply; nothing of it kept */
+    }
+    rc = sg_txn_commit(child);
+    if (rc != 0) {
+        set_error(s, 503, s->req.accept, "unavailable", sg_strerror(rc), "");
+        s->seq = 0;
+    }
+    return 0;
+}
+
+/* run_batch answers n write requests in one group commit.  The requests
+ * run straight in the group's transaction: a nested transaction per
+ * request would copy every page it touches that the group has already
+ * dirtied, and search the group's dirty list on every page it reads,
+ * which cost more than the writes themselves.  A request that fails may
+ * have written part of its change, so the group starts over with that
+ * one (and every one that failed before) in a nested transaction of its
+ * own; the others are run again as they were.  After RESTARTS_MAX
+ * restarts every request gets its own nested transaction, so a batch
+ * full of bad requests costs at most that many extra passes. */
+static void run_batch(sg_service *sv, slot **batch, size_t n)
+{
+    sg_txn *parent;
+    uint64_t seq, version = 0;
+    int rc, restarts = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        batch[i]->alone = false;
+    }
+restart:
+    seq = 0;
     rc = sg_txn_begin(sv->store, true, &parent);
     if (rc != 0) {
         goto out_fail;
     }
-    /* Step 1: each request in its own child, kept only if it succeeded. */
+    /* Step 1: each request, in the group's transaction or its own. */
     for (size_t i = 0; i < n; i++) {
         slot *s = batch[i];
 
-        rc = sg_txn_begin_nested(parent, &child);
-        if (rc != 0) {
-            set_error(s, 503, s->req.accept, "unavailable", sg_strerror(rc),
-                      "");
-            continue;
-        }
-        s->seq = 0;
-        if (sg_api_handle(sv->api, child, &s->req, &s->reply, &s->body,
-                          &s->seq) != 0) {
-            sg_txn_abort(child);
-            continue;
-        }
-        rc = sg_txn_commit(child);
-        if (rc != 0) {
-            set_error(s, 503, s->req.accept, "unavailable", sg_strerror(rc),
-                      "");
-            continue;
+        if (run_one(sv, parent, s) != 0) {
+            sg_txn_abort(parent);
+            s->alone = true;
+            if (++restarts >= RESTARTS_MAX) {
+                for (size_t k = 0; k < n; k++) {
+                    batch[k]->alone = true;
+                }
+            }
+            goto restart;
         }
         if (s->seq > seq) {
             seq = s->seq;
