@@ -151,9 +151,29 @@ int sg__ids_add(void *arg, const char *id);
 /* sg__km returns the great-circle distance in km between two positions. */
 double sg__km(sg__geo a, sg__geo b);
 
-/* ---- Push (push.c, docs/api.md "Push"). ---- */
+/* ---- Ranking entry points for push.c (match.c). ---- */
 
 struct sg_txn;
+struct sg_match;
+struct sg_match_opts;
+struct sg_match_list;
+
+/* sg__match_job_rec is sg_match_job for a job already loaded (rec,
+ * borrowed), as a push holds it.  When views is not NULL it receives,
+ * for each result in order, the view of the worker it was scored from
+ * (room for o->limit), so that a push needs no second read of each
+ * recipient.  Returns 0 or SG_EINVAL / a store error. */
+int sg__match_job_rec(struct sg_txn *t, const sg_job *rec,
+                      const struct sg_match_opts *o,
+                      struct sg_match_list *out, sg__wview *views);
+
+/* sg__match_job_reason_v writes what sg_match_job_reason does, from the
+ * views of the job and the worker. */
+void sg__match_job_reason_v(const struct sg_match *m, const sg__jview *j,
+                            const sg__wview *w, char *out, size_t cap);
+
+/* ---- Push (push.c, docs/api.md "Push"). ---- */
+
 struct sg_weights;
 
 /* sg__push is the state of the pushes one request makes, in the write

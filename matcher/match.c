@@ -548,8 +548,10 @@ static void query_init(query *q, sg_txn *t, const sg_match_opts *o,
 }
 
 /* query_finish sorts the top K, writes their reasons and hands them to
- * out as an array of sg_match. */
-static void query_finish(query *q, bool jobs, sg_match_list *out)
+ * out as an array of sg_match; views, when not NULL, gets the view each
+ * came from (a job's list only). */
+static void query_finish(query *q, bool jobs, sg_match_list *out,
+                         sg__wview *views)
 {
     topk_sort(&q->top);
     sg_match *items = malloc((q->top.n ? q->top.n : 1) * sizeof(sg_match));
@@ -562,6 +564,9 @@ static void query_finish(query *q, bool jobs, sg_match_list *out)
             job_reason(&c->m, &c->v.j, &q->w);
         } else {
             worker_reason(&c->m, &c->v.w, c->zero, &q->j);
+            if (views != NULL) {
+                views[i] = c->v.w;
+            }
         }
         items[i] = c->m;
     }
@@ -823,7 +828,7 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
         topk_fini(&q.top);
         return rc;
     }
-    query_finish(&q, true, out);
+    query_finish(&q, true, out, NULL);
     out->walked = walked;
     return 0;
 }
@@ -908,6 +913,15 @@ int sg_match_job_rec(sg_txn *t, const sg_job *rec, const sg_match_opts *o,
     if (check_opts(o) != 0 || rec == NULL || out == NULL) {
         return SG_EINVAL;
     }
+    return sg__match_job_rec(t, rec, o, out, NULL);
+}
+
+int sg__match_job_rec(sg_txn *t, const sg_job *rec, const sg_match_opts *o,
+                      sg_match_list *out, sg__wview *views)
+{
+    if (check_opts(o) != 0 || rec == NULL || out == NULL) {
+        return SG_EINVAL;
+    }
     int rc = 0;
     query q;
     query_init(&q, t, o, defaults());
@@ -932,9 +946,17 @@ int sg_match_job_rec(sg_txn *t, const sg_job *rec, const sg_match_opts *o,
         topk_fini(&q.top);
         return rc;
     }
-    query_finish(&q, false, out);
+    query_finish(&q, false, out, views);
     out->walked = walked;
     return 0;
+}
+
+void sg__match_job_reason_v(const sg_match *m, const sg__jview *j,
+                            const sg__wview *w, char *out, size_t cap)
+{
+    sg_match tmp = *m;
+    job_reason(&tmp, j, w);
+    snprintf(out, cap, "%s", tmp.reason);
 }
 
 /* ---- The floor: the same index entries, read and not scored. ---- */

@@ -6,7 +6,6 @@
  * pushed set), so closing it can take it back from exactly them.
  * Runs on the thread that owns the write transaction (the service's
  * writer, or the CLI). */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,58 +18,175 @@
 
 #define LIST_TOP 20 /* matches in a `list` event */
 
-/* append sends one event of type to worker w (its region rides along for
- * region streams); data is taken (json_decref'd). */
-static int append(sg__push *p, const char *type, const sg_worker *w,
-                  json_t *data)
+/* ---- The events' JSON, written straight into a buffer.  A job write
+ * sends up to p->top events, so building a jansson tree for each cost
+ * more than the store writes; this writes the same bytes jansson's
+ * json_dumps(JSON_COMPACT | JSON_REAL_PRECISION(15)) wrote: members in
+ * the order set, UTF-8 as is, the mandatory escapes only. ---- */
+
+/* jw is one JSON object being written into b. */
+typedef struct jw {
+    sg_buf *b;  /* output (borrowed) */
+    bool first; /* no member written yet at this level */
+} jw;
+
+static void jw_lit(jw *j, const char *s)
+{
+    sg_buf_append(j->b, s, strlen(s));
+}
+
+static void jw_open(jw *j, sg_buf *b)
+{
+    j->b = b;
+    j->first = true;
+    sg_buf_append(b, "{", 1);
+}
+
+static void jw_close(jw *j)
+{
+    sg_buf_append(j->b, "}", 1);
+}
+
+/* jw_key starts member key (a literal that needs no escape). */
+static void jw_key(jw *j, const char *key)
+{
+    if (!j->first) {
+        sg_buf_append(j->b, ",", 1);
+    }
+    j->first = false;
+    sg_buf_append(j->b, "\"", 1);
+    jw_lit(j, key);
+    sg_buf_append(j->b, "\":", 2);
+}
+
+/* jw_text writes s as a JSON string, escaped as jansson does: quote,
+ * backslash and control characters; the strings are valid UTF-8 (the
+ * decoder checked them), written as is. */
+static void jw_text(jw *j, const char *s)
+{
+    const char *run = s;
+    sg_buf_append(j->b, "\"", 1);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        sg_buf_append(j->b, run, (size_t)(s - run));
+        run = s + 1;
+        char seq[8];
+        switch (c) {
+        case '"': jw_lit(j, "\\\""); break;
+        case '\\': jw_lit(j, "\\\\"); break;
+        case '\b': jw_lit(j, "\\b"); break;
+        case '\f': jw_lit(j, "\\f"); break;
+        case '\n': jw_lit(j, "\\n"); break;
+        case '\r': jw_lit(j, "\\r"); break;
+        case '\t': jw_lit(j, "\\t"); break;
+        default:
+            snprintf(seq, sizeof(seq), "\\u%04X", (unsigned)c);
+            jw_lit(j, seq);
+        }
+    }
+    sg_buf_append(j->b, run, (size_t)(s - run));
+    sg_buf_append(j->b, "\"", 1);
+}
+
+/* jw_str writes member key with string value s; a NULL s (an enum value
+ * without a name) leaves the member out, as json_string(NULL) did. */
+static void jw_str(jw *j, const char *key, const char *s)
+{
+    if (s != NULL) {
+        jw_key(j, key);
+        jw_text(j, s);
+    }
+}
+
+static void jw_int(jw *j, const char *key, long long v)
+{
+    char num[24];
+    jw_key(j, key);
+    snprintf(num, sizeof(num), "%lld", v);
+    jw_lit(j, num);
+}
+
+/* jw_km writes a distance rounded to 0.1 km, or null, as a jansson real
+ * of precision 15: "%.15g", ".0" added to a whole number, the exponent
+ * without '+' or leading zeros. */
+static void jw_km(jw *j, const char *key, bool has, double km)
+{
+    jw_key(j, key);
+    double v = round(km * 10) / 10;
+    if (!has || !isfinite(v)) {
+        jw_lit(j, "null");
+        return;
+    }
+    char num[40];
+    int n = snprintf(num, sizeof(num) - 3, "%.15g", v);
+    if (strchr(num, '.') == NULL && strchr(num, 'e') == NULL) {
+        memcpy(num + n, ".0", 3);
+        n += 2;
+    }
+    char *e = strchr(num, 'e');
+    if (e != NULL) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-') {
+            start++;
+        }
+        while (*end == '0') {
+            end++;
+        }
+        memmove(start, end, strlen(end) + 1);
+    }
+    jw_lit(j, num);
+}
+
+/* append sends one event of type to worker id in region (its region
+ * rides along for region streams); data holds the JSON object's members
+ * written so far, and the recipient is added as its last member. */
+static int append(sg__push *p, const char *type, const char *id,
+                  const char *region, jw *data)
 {
     /* The recipient rides in the data too: a region stream (an officer's)
      * carries events for many workers. */
-    json_object_set_new(data, "worker", json_string(w->id));
-    char *text = json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(data);
-    if (text == NULL) {
-        abort(); /* out of memory */
-    }
+    jw_str(data, "worker", id);
+    jw_close(data);
     sg_event ev;
     memset(&ev, 0, sizeof(ev));
     snprintf(ev.type, sizeof(ev.type), "%s", type);
-    memcpy(ev.worker, w->id, sizeof(ev.worker));
-    memcpy(ev.region, w->region, sizeof(ev.region));
-    ev.data = text;
-    ev.data_len = strlen(text);
+    snprintf(ev.worker, sizeof(ev.worker), "%s", id);
+    snprintf(ev.region, sizeof(ev.region), "%s", region);
+    ev.data = (const char *)data->b->data;
+    ev.data_len = data->b->len;
     uint64_t seq;
     int rc = sg_txn_event_append(p->t, &ev, &seq);
-    free(text);
     if (rc == 0 && seq > p->last_seq) {
         p->last_seq = seq;
     }
     return rc;
 }
 
-static json_t *match_data(const sg_job *j, const sg_match *m,
-                          const sg_worker *w)
+/* match_data starts a `match` event's object for worker w (the view it
+ * was ranked from) in b. */
+static void match_data(jw *o, sg_buf *b, const sg_job *j, const sg__jview *jv,
+                       const sg_match *m, const sg__wview *w)
 {
     /* The ranking that chose the recipients ran from the job's side, so its
      * reason speaks of the worker; the worker is told the job's side. */
     char reason[sizeof(m->reason)];
-    sg_match_job_reason(m, j, w, reason, sizeof(reason));
-    json_t *o = json_object();
-    json_object_set_new(o, "job", json_string(j->id));
-    json_object_set_new(o, "title", json_string(j->title));
-    json_object_set_new(o, "employer", json_string(j->employer));
-    json_object_set_new(o, "source",
-                        json_string(sg_enum_name(SG_ENUM_SOURCE, j->source)));
-    json_object_set_new(o, "score", json_integer(m->score));
-    json_object_set_new(o, "tier",
-                        json_string(sg_enum_name(SG_ENUM_TRAVEL, m->tier)));
-    json_object_set_new(o, "site", json_string(m->site));
-    json_object_set_new(
-        o, "km", m->has_km ? json_real(round(m->km * 10) / 10) : json_null());
-    json_object_set_new(o, "reason", json_string(reason));
-    json_object_set_new(o, "wage_min", json_integer(j->wage_min));
-    json_object_set_new(o, "wage_max", json_integer(j->wage_max));
-    return o;
+    sg__match_job_reason_v(m, jv, w, reason, sizeof(reason));
+    b->len = 0;
+    jw_open(o, b);
+    jw_str(o, "job", j->id);
+    jw_str(o, "title", j->title);
+    jw_str(o, "employer", j->employer);
+    jw_str(o, "source", sg_enum_name(SG_ENUM_SOURCE, j->source));
+    jw_int(o, "score", m->score);
+    jw_str(o, "tier", sg_enum_name(SG_ENUM_TRAVEL, m->tier));
+    jw_str(o, "site", m->site);
+    jw_km(o, "km", m->has_km, m->km);
+    jw_str(o, "reason", reason);
+    jw_int(o, "wage_min", j->wage_min);
+    jw_int(o, "wage_max", j->wage_max);
 }
 
 static bool same_job(const sg_job *a, const sg_job *b)
@@ -88,7 +204,7 @@ static bool same_job(const sg_job *a, const sg_job *b)
 
 /* removed takes job back from worker id; a worker deleted since has no
  * stream left to tell. */
-static int removed(sg__push *p, const char *job, const char *id)
+static int removed(sg__push *p, sg_buf *b, const char *job, const char *id)
 {
     sg_worker w;
     int rc = sg_txn_get_worker(p->t, id, &w);
@@ -98,9 +214,11 @@ static int removed(sg__push *p, const char *job, const char *id)
     if (rc != 0) {
         return rc;
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "job", json_string(job));
-    return append(p, "removed", &w, o);
+    jw o;
+    b->len = 0;
+    jw_open(&o, b);
+    jw_str(&o, "job", job);
+    return append(p, "removed", w.id, w.region, &o);
 }
 
 int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job)
@@ -112,11 +230,22 @@ int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job)
     sg__ids before = {0};
     int rc = sg_txn_pushed_each(p->t, job->id, sg__ids_add, &before);
     sg_match_list l = {0};
+    sg__wview *views = NULL;
+    sg__jview jv;
     bool live = job->state == SG_JOB_OPEN && job->openings > 0;
     if (rc == 0 && live) {
+        /* The ranking hands back each recipient's view, which holds all
+         * an event needs of it: no second read of each worker. */
         sg_match_opts mo = {.as_of = p->as_of, .limit = p->top, .w = p->w};
-        rc = sg_match_job(p->t, job->id, &mo, &l);
+        views = malloc((size_t)(p->top > 0 ? p->top : 1) * sizeof(*views));
+        if (views == NULL) {
+            abort(); /* out of memory */
+        }
+        rc = sg__match_job_rec(p->t, job, &mo, &l, views);
+        sg__jview_of(job, &jv);
     }
+    sg_buf b;
+    sg_buf_init(&b);
     /* Take it back from whoever is no longer among the recipients. */
     for (size_t i = 0; rc == 0 && i < before.n; i++) {
         bool still = false;
@@ -124,7 +253,7 @@ int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job)
             still = strcmp(l.items[k].id, before.v[i]) == 0;
         }
         if (!still) {
-            rc = removed(p, job->id, before.v[i]);
+            rc = removed(p, &b, job->id, before.v[i]);
         }
     }
     if (rc == 0) {
@@ -132,18 +261,40 @@ int sg__push_job(sg__push *p, const sg_job *old, const sg_job *job)
     }
     /* Send it to each recipient, best first, and remember them. */
     for (size_t k = 0; rc == 0 && k < l.n; k++) {
-        sg_worker w;
-        rc = sg_txn_get_worker(p->t, l.items[k].id, &w);
+        const sg__wview *w = &views[k];
+        jw o;
+        match_data(&o, &b, job, &jv, &l.items[k], w);
+        rc = append(p, "match", w->id, w->region, &o);
         if (rc == 0) {
-            rc = append(p, "match", &w, match_data(job, &l.items[k], &w));
-        }
-        if (rc == 0) {
-            rc = sg_txn_pushed_add(p->t, job->id, w.id);
+            rc = sg_txn_pushed_add(p->t, job->id, w->id);
         }
     }
+    sg_buf_free(&b);
     sg_match_list_free(&l);
+    free(views);
     free(before.v);
     return rc;
+}
+
+/* list_match writes one entry of a `list` event's matches, the members
+ * of sg_match_to_jv (match.c) in its order. */
+static void list_match(sg_buf *b, const sg_match *m)
+{
+    jw o, parts;
+    jw_open(&o, b);
+    jw_str(&o, "job", m->id);
+    jw_int(&o, "score", m->score);
+    jw_key(&o, "parts");
+    jw_open(&parts, b);
+    for (int i = 0; i < SG_PART__COUNT; i++) {
+        jw_int(&parts, sg_part_name(i), m->parts[i]);
+    }
+    jw_close(&parts);
+    jw_str(&o, "tier", sg_enum_name(SG_ENUM_TRAVEL, m->tier));
+    jw_str(&o, "site", m->site);
+    jw_km(&o, "km", m->has_km, m->km);
+    jw_str(&o, "reason", m->reason);
+    jw_close(&o);
 }
 
 int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w)
@@ -158,12 +309,21 @@ int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w)
     if (rc != 0) {
         return rc;
     }
-    json_t *arr = json_array();
+    sg_buf b;
+    sg_buf_init(&b);
+    jw o;
+    jw_open(&o, &b);
+    jw_key(&o, "matches");
+    sg_buf_append(&b, "[", 1);
     for (size_t i = 0; i < l.n; i++) {
-        json_array_append_new(arr, sg_match_to_jv(&l.items[i], true));
+        if (i > 0) {
+            sg_buf_append(&b, ",", 1);
+        }
+        list_match(&b, &l.items[i]);
     }
+    sg_buf_append(&b, "]", 1);
     sg_match_list_free(&l);
-    json_t *o = json_object();
-    json_object_set_new(o, "matches", arr);
-    return append(p, "list", w, o);
+    rc = append(p, "list", w->id, w->region, &o);
+    sg_buf_free(&b);
+    return rc;
 }
