@@ -101,12 +101,22 @@ static void jw_str(jw *j, const char *key, const char *s)
     }
 }
 
+/* jw_int writes member key with whole number v (what "%lld" writes; an
+ * event writes a dozen, so no printf). */
 static void jw_int(jw *j, const char *key, long long v)
 {
-    char num[24];
+    char num[24], *p = num + sizeof(num);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
     jw_key(j, key);
-    snprintf(num, sizeof(num), "%lld", v);
-    jw_lit(j, num);
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    sg_buf_append(j->b, p, (size_t)(num + sizeof(num) - p));
 }
 
 /* jw_km writes a distance rounded to 0.1 km, or null, as a jansson real
@@ -140,6 +150,14 @@ static void jw_km(jw *j, const char *key, bool has, double km)
     jw_lit(j, num);
 }
 
+/* copy writes s into out (cap bytes), cut short to fit, NUL-ended. */
+static void copy(char *out, size_t cap, const char *s)
+{
+    size_t n = strnlen(s, cap - 1);
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
 /* append sends one event of type to worker id in region (its region
  * rides along for region streams); data holds the JSON object's members
  * written so far, and the recipient is added as its last member. */
@@ -152,9 +170,9 @@ static int append(sg__push *p, const char *type, const char *id,
     jw_close(data);
     sg_event ev;
     memset(&ev, 0, sizeof(ev));
-    snprintf(ev.type, sizeof(ev.type), "%s", type);
-    snprintf(ev.worker, sizeof(ev.worker), "%s", id);
-    snprintf(ev.region, sizeof(ev.region), "%s", region);
+    copy(ev.type, sizeof(ev.type), type);
+    copy(ev.worker, sizeof(ev.worker), id);
+    copy(ev.region, sizeof(ev.region), region);
     ev.data = (const char *)data->b->data;
     ev.data_len = data->b->len;
     uint64_t seq;
