@@ -373,6 +373,8 @@ typedef struct loadgen {
     int reads;        /* reads answered */
     int bad;          /* unexpected statuses */
     int lost;         /* no reply */
+    bool failing;     /* also send a write that must fail, after each */
+    int refused;      /* ... answered 409, as it must be */
     bool acked[NREQ]; /* which writes were acknowledged */
 } loadgen;
 
@@ -436,6 +438,20 @@ static void *loadgen_main(void *arg)
         } else {
             g->bad++;
         }
+        /* The same POST again fails (409) in a group with the other
+         * contexts' writes, which must land all the same. */
+        if (g->failing) {
+            if (ctx_call(ctx, aio, "POST", "/v1/workers", g->f->key, body,
+                         a) != 0) {
+                g->lost++;
+                continue;
+            }
+            if (a->status == 409) {
+                g->refused++;
+            } else {
+                g->bad++;
+            }
+        }
         snprintf(path, sizeof path, "/v1/workers/%s", id);
         if (ctx_call(ctx, aio, "GET", path, g->f->key, NULL, a) != 0) {
             g->lost++;
@@ -453,18 +469,20 @@ static void *loadgen_main(void *arg)
     return NULL;
 }
 
-static void test_concurrent(void **state)
+/* run_concurrent runs NCTX load generators at once; failing ones also
+ * send a write that must fail after each good one. */
+static void run_concurrent(fx *f, bool failing)
 {
-    fx *f = *state;
     nng_socket c = client_open(f->url);
     loadgen *g = calloc(NCTX, sizeof *g);
     pthread_t th[NCTX];
-    int ok = 0, reads = 0;
+    int ok = 0, reads = 0, refused = 0;
 
     for (int i = 0; i < NCTX; i++) {
         g[i].f = f;
         g[i].sock = c;
         g[i].index = i;
+        g[i].failing = failing;
         assert_int_equal(pthread_create(&th[i], NULL, loadgen_main, &g[i]), 0);
     }
     for (int i = 0; i < NCTX; i++) {
@@ -473,13 +491,28 @@ static void test_concurrent(void **state)
         assert_int_equal(g[i].lost, 0);
         ok += g[i].ok;
         reads += g[i].reads;
+        refused += g[i].refused;
     }
     assert_int_equal(ok, NCTX * NREQ);
     assert_int_equal(reads, NCTX * NREQ);
+    assert_int_equal(refused, failing ? NCTX * NREQ : 0);
     assert_int_equal(count_workers(f->store), (size_t)(NCTX * NREQ));
     assert_int_equal(sg_store_check(f->store, NULL, NULL), 0);
     nng_close(c);
     free(g);
+}
+
+static void test_concurrent(void **state)
+{
+    run_concurrent(*state, false);
+}
+
+/* Writes that fail, grouped with writes that succeed: a group starts
+ * over when one of its requests fails (matcher/service.c run_batch), and
+ * every good write lands once, every bad one is refused. */
+static void test_concurrent_failing(void **state)
+{
+    run_concurrent(*state, true);
 }
 
 /* ---- Doorbell. ---- */
@@ -794,6 +827,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_get_post, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_failing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_doorbell, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_in_flight, setup, teardown),
