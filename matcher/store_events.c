@@ -2,8 +2,11 @@
  * from it, and the pushed sets (job -> the workers it was pushed to).
  * Events are keyed by a big-endian sequence so the log reads in order
  * from any point; an inbox entry is derived from its event by
- * sg__entries_of_event() and written in the same nested transaction, so
- * the two never disagree.  Appends run in the write transaction (the
+ * sg__entries_of_event() and written in the same transaction, so the
+ * two never disagree.  An append writes straight into the caller's
+ * transaction (a push appends dozens per job write, and a nested
+ * transaction each copied every page the caller had dirtied): the only
+ * ways it fails are the store's, after which the caller aborts.  Appends run in the write transaction (the
  * service's writer thread, or the CLI); reads in any thread. */
 #include <string.h>
 
@@ -77,10 +80,13 @@ static int append_event(sg_txn *t, const void *rec, sg_error *e)
     uint8_t sk[8];
     be64_put(sk, ev->seq);
     MDB_val k = {8, sk}, v = {b.len, b.data};
-    int rc = sg__err_mdb(
-        mdb_put(t->txn, t->s->dbi[DB_EVENTS], &k, &v, MDB_NOOVERWRITE));
+    /* Seqs only grow, so the log is appended to; a seq at or below the
+     * last logged one means the counter is behind the log. */
+    int mrc = mdb_put(t->txn, t->s->dbi[DB_EVENTS], &k, &v, MDB_APPEND);
+    int rc = mrc == MDB_KEYEXIST ? SG_ECORRUPT : sg__err_mdb(mrc);
     if (rc == 0) {
         rc = sg__entries_of_event(ev, sg__add_entry, t);
+        rc = rc == SG_EEXIST ? SG_ECORRUPT : rc; /* an inbox entry ahead */
     }
     if (rc == 0) {
         MDB_val mk = {3, "seq"}, mv = {8, sk};
@@ -102,7 +108,7 @@ int sg_txn_event_append(sg_txn *t, const sg_event *ev, uint64_t *seq)
     }
     sg_event copy = *ev;
     copy.seq = last + 1;
-    rc = sg__nested(t, append_event, &copy, NULL);
+    rc = append_event(t, &copy, NULL);
     if (rc == 0) {
         *seq = copy.seq;
     }

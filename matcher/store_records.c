@@ -3,9 +3,10 @@
  * regions, postings), and the reads ranking is built on (postings, region
  * walks, counts).  Every entry is derived from one record by
  * sg__entries_of_worker() / sg__entries_of_job(); a record's old entries
- * are removed and its new ones added in the same nested write transaction
- * as the record, so indexes and records can never disagree and a rejected
- * record leaves nothing behind.  Writes run where the write transaction
+ * are removed and its new ones added in the same write transaction as the
+ * record, so indexes and records can never disagree; a record is refused
+ * before anything of it is written, so a rejected one leaves nothing
+ * behind.  Writes run where the write transaction
  * is (the service's writer thread, or the CLI); reads in any thread. */
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,36 @@ static int refresh_household(sg_txn *t, const char *hh, bool was_zero,
     return rc;
 }
 
+/* store_error makes an error met after a put began writing the store's:
+ * EEXIST there (an index entry already present) means the indexes were
+ * already wrong, and no caller may take it for the record's fault and
+ * go on with part of the record written. */
+static int store_error(int rc)
+{
+    return rc == SG_EEXIST || rc == SG_EINVAL ? SG_ECORRUPT : rc;
+}
+
+/* idnum_taken tells whether a worker other than w holds w's ID number
+ * (an ID number has one owner: its entry is not a duplicate list). */
+static int idnum_taken(sg_txn *t, const sg_worker *w, bool *taken)
+{
+    MDB_val k = {SG_IDNUM_HASH_LEN, (void *)w->idnum_hash}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_IDNUM], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *taken = false;
+        return 0;
+    }
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    char id[SG_ID_MAX + 1];
+    if (!owner_of(&v, id)) {
+        return SG_ECORRUPT;
+    }
+    *taken = strcmp(id, w->id) != 0;
+    return 0;
+}
+
 static int put_worker(sg_txn *t, const void *rec, sg_error *e)
 {
     const sg_worker *w = rec;
@@ -236,20 +267,23 @@ static int put_worker(sg_txn *t, const void *rec, sg_error *e)
         } else {
             rc = SG_ECORRUPT;
         }
-        if (rc == 0) {
-            rc = sg__entries_of_worker(&ow, old_zero, sg__del_entry, t);
-        }
     } else if (rc == SG_ENOTFOUND) {
         rc = 0;
     }
+    /* The one way a valid record is refused, checked before anything is
+     * written: then a refusal leaves t as it was without a nested
+     * transaction. */
+    bool taken = false;
     if (rc == 0 && w->has_idnum) {
-        MDB_val k = {SG_IDNUM_HASH_LEN, (void *)w->idnum_hash}, v;
-        int g = mdb_get(t->txn, t->s->dbi[DB_IDNUM], &k, &v);
-        if (g == 0) {
-            rc = SG_EEXIST;
-            sg_error_set(e, rc, "id_number",
-                         "already registered to another worker");
-        }
+        rc = idnum_taken(t, w, &taken);
+    }
+    if (rc == 0 && taken) {
+        sg_buf_free(&b);
+        return sg_error_set(e, SG_EEXIST, "id_number",
+                            "already registered to another worker");
+    }
+    if (rc == 0 && had) {
+        rc = sg__entries_of_worker(&ow, old_zero, sg__del_entry, t);
     }
     /* Whether the others of w's household are all without work, and so
      * whether the household is after this write. */
@@ -274,7 +308,7 @@ static int put_worker(sg_txn *t, const void *rec, sg_error *e)
                                same_hh ? old_zero : others_zero, w->id);
     }
     sg_buf_free(&b);
-    return rc;
+    return store_error(rc);
 }
 
 static int put_job(sg_txn *t, const void *rec, sg_error *e)
@@ -307,16 +341,29 @@ static int put_job(sg_txn *t, const void *rec, sg_error *e)
     return rc;
 }
 
+/* The puts write straight into t: a nested transaction per put copied
+ * every page t had already dirtied, which cost more than the put.  A
+ * record is refused (SG_EINVAL, SG_EEXIST) before anything of it is
+ * written; every later error is the store's, and t must be aborted. */
 int sg_txn_put_worker(sg_txn *t, const sg_worker *w, sg_error *e)
 {
+    if (!t->write) {
+        return SG_EINVAL;
+    }
     int rc = sg_worker_validate(w, e);
-    return rc != 0 ? rc : sg__nested(t, put_worker, w, e);
+    if (rc == 0) {
+        rc = put_worker(t, w, e);
+    }
+    return rc;
 }
 
 int sg_txn_put_job(sg_txn *t, const sg_job *j, sg_error *e)
 {
+    if (!t->write) {
+        return SG_EINVAL;
+    }
     int rc = sg_job_validate(j, e);
-    return rc != 0 ? rc : sg__nested(t, put_job, j, e);
+    return rc != 0 ? rc : store_error(put_job(t, j, e));
 }
 
 /* ---- Reading. ---- */

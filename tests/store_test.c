@@ -231,6 +231,25 @@ static void test_idnum_unique_and_hashed(void **state)
     assert_string_equal(e.field, "id_number");
     assert_null(strstr(e.reason, "1101"));
     assert_int_equal(sg_txn_commit(t), 0);
+    /* A refusal leaves the transaction usable and writes nothing. */
+    assert_int_equal(sg_txn_begin(f->s, true, &t), 0);
+    assert_int_equal(sg_txn_put_worker(t, &b, &e), SG_EEXIST);
+    sg_worker c;
+    mk_worker(&c, "p3", "h3");
+    assert_int_equal(sg_txn_put_worker(t, &c, &e), 0);
+    assert_int_equal(sg_txn_commit(t), 0);
+    assert_int_equal(check(f), 0);
+    /* Workers that keep their numbers while other fields change, with
+     * several numbers held (the check reads the number's one owner, not
+     * whatever entry follows it). */
+    const char *num3 = "110105194912310038";
+    assert_int_equal(sg_idnum_protect(&c, num3, strlen(num3), key, &e), 0);
+    put_worker(f, &c);
+    a.expected_wage += 100;
+    c.expected_wage += 100;
+    put_worker(f, &a);
+    put_worker(f, &c);
+    assert_int_equal(check(f), 0);
     /* Once p1 lets go of the number, p2 may take it. */
     a.has_idnum = false;
     put_worker(f, &a);

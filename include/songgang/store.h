@@ -69,12 +69,14 @@ int sg_txn_commit(sg_txn *t);
 /* sg_txn_abort discards t's writes and frees it; NULL is a no-op. */
 void sg_txn_abort(sg_txn *t);
 
-/* sg_txn_put_worker upserts w (borrowed) with all its index entries.  It
- * is atomic on its own: on any error nothing of it is written, and the
- * rest of t stays usable.  SG_EEXIST (field "id_number") when another
- * worker holds the same ID number. */
+/* sg_txn_put_worker upserts w (borrowed) with all its index entries, in t
+ * itself.  A refused record -- SG_EINVAL (an invalid field) or SG_EEXIST
+ * (field "id_number": another worker holds the same ID number) -- leaves
+ * nothing written and t usable.  Any other error is the store's and may
+ * leave part of the write in t: the caller must abort t. */
 int sg_txn_put_worker(sg_txn *t, const sg_worker *w, sg_error *e);
-/* sg_txn_put_job upserts j (borrowed), atomically like put_worker. */
+/* sg_txn_put_job upserts j (borrowed), with the same errors as
+ * put_worker (SG_EINVAL refused; any other: abort t). */
 int sg_txn_put_job(sg_txn *t, const sg_job *j, sg_error *e);
 
 /* sg_txn_get_worker / sg_txn_get_job read a record into *out (written
@@ -129,8 +131,9 @@ int sg_txn_workers_in_region(sg_txn *t, const char *prefix, sg_id_cb cb,
  * without scanning the log; sg_store_check verifies both ways. */
 
 /* sg_txn_event_append appends ev (borrowed; its seq is ignored) in write
- * transaction t and sets *seq to the number it got.  Atomic like a put:
- * on error nothing of it is written.  SG_EINVAL for empty data. */
+ * transaction t and sets *seq to the number it got.  SG_EINVAL for empty
+ * data (nothing written); any other error is the store's and may leave
+ * part of the event in t, which the caller must then abort. */
 int sg_txn_event_append(sg_txn *t, const sg_event *ev, uint64_t *seq);
 /* sg_txn_last_seq sets *seq to the last number given (0 when none). */
 int sg_txn_last_seq(sg_txn *t, uint64_t *seq);
