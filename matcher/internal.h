@@ -162,7 +162,9 @@ struct sg_match_list;
  * borrowed), as a push holds it.  When views is not NULL it receives,
  * for each result in order, the view of the worker it was scored from
  * (room for o->limit), so that a push needs no second read of each
- * recipient.  Returns 0 or SG_EINVAL / a store error. */
+ * recipient; the results' reasons are then left empty (a push tells the
+ * worker the job's side, sg__match_job_reason_v).  Returns 0 or
+ * SG_EINVAL / a store error. */
 int sg__match_job_rec(struct sg_txn *t, const sg_job *rec,
                       const struct sg_match_opts *o,
                       struct sg_match_list *out, sg__wview *views);

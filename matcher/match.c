@@ -549,7 +549,7 @@ static void query_init(query *q, sg_txn *t, const sg_match_opts *o,
 
 /* query_finish sorts the top K, writes their reasons and hands them to
  * out as an array of sg_match; views, when not NULL, gets the view each
- * came from (a job's list only). */
+ * came from instead of its reason (a job's list only). */
 static void query_finish(query *q, bool jobs, sg_match_list *out,
                          sg__wview *views)
 {
@@ -563,9 +563,10 @@ static void query_finish(query *q, bool jobs, sg_match_list *out,
         if (jobs) {
             job_reason(&c->m, &c->v.j, &q->w);
         } else {
-            worker_reason(&c->m, &c->v.w, c->zero, &q->j);
             if (views != NULL) {
-                views[i] = c->v.w;
+                views[i] = c->v.w; /* the caller writes its own reasons */
+            } else {
+                worker_reason(&c->m, &c->v.w, c->zero, &q->j);
             }
         }
         items[i] = c->m;
