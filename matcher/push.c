@@ -323,7 +323,7 @@ int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w)
     }
     sg_match_opts mo = {.as_of = p->as_of, .limit = LIST_TOP, .w = p->w};
     sg_match_list l = {0};
-    int rc = sg_match_worker(p->t, w->id, &mo, &l);
+    int rc = sg_match_worker_rec(p->t, w, &mo, &l); /* w is just written */
     if (rc != 0) {
         return rc;
     }
