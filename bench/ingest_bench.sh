@@ -41,7 +41,7 @@ mkdir -p "$WORK" "$RES"
 first() { grep "\"kind\":\"$1\"" "$3" | head -n "$2" || true; }
 now() { date +%s.%N; }
 
-# 1. Base data, imported by the bulk path (durable groups of 1,000).
+# 1. Base data, imported by the bulk path (durable groups of 5,000).
 GEN="--county 360425 --counties $K --workers $W --jobs $J"
 "$SG" gen $GEN --seed 1 >"$WORK/base.ndjson"
 t0=$(now)
