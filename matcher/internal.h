@@ -208,6 +208,12 @@ int sg__push_worker(sg__push *p, const sg_worker *old, const sg_worker *w);
  * (SG_EIO) and the count goes down by one.  Zero in production. */
 extern _Atomic int sg__service_commit_faults;
 
+/* sg__service_close_stall makes the closing of a service's sockets hang
+ * while it is non-zero, as NNG 1.5.2's nng_close now and then does
+ * (service.c, close_bounded): sg_service_close must return anyway.  Zero
+ * in production. */
+extern _Atomic int sg__service_close_stall;
+
 /* ---- Scopes (auth.c). ---- */
 
 /* sg__under tells whether region lies under prefix (a scope or a filter;

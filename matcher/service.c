@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -504,6 +505,109 @@ static void stop_threads(sg_service *sv)
     }
 }
 
+/* ---- Closing the sockets, with a bound. ----
+ * NNG 1.5.2 (Debian 12's) can hang for ever in nng_close of a socket with
+ * peers still connected (nanomsg/nng#1543, fixed after 1.5.2 by making
+ * endpoint close synchronous): seen here once in a few hundred e2e runs,
+ * a matcher told SIGTERM by its operator that never exits.  By the time
+ * the sockets close every request has been answered and every write
+ * committed, so nothing is lost by not waiting: the sockets are closed
+ * by a thread of their own, waited for CLOSE_WAIT_MS, and if the close
+ * has not returned by then the service says so on stderr and leaves the
+ * sockets (and the little memory they share with the closer) to the end
+ * of the process. */
+
+#define CLOSE_WAIT_MS 3000
+
+_Atomic int sg__service_close_stall;
+
+typedef struct closer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    nng_socket rep, pub;
+    bool rep_open, pub_open;
+    bool done;
+    int refs; /* the closer thread and the service: the last one frees */
+} closer;
+
+static void closer_unref(closer *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (last) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+    }
+}
+
+static void *close_sockets(void *arg)
+{
+    closer *c = arg;
+    while (atomic_load(&sg__service_close_stall) != 0) {
+        struct timespec ms = {0, 1000000L}; /* a hanging close (tests) */
+        nanosleep(&ms, NULL);
+    }
+    if (c->rep_open) {
+        nng_close(c->rep);
+    }
+    if (c->pub_open) {
+        nng_close(c->pub);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    closer_unref(c);
+    return NULL;
+}
+
+/* close_bounded closes sv's sockets, waiting CLOSE_WAIT_MS at most. */
+static void close_bounded(sg_service *sv)
+{
+    closer *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        abort();
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->rep = sv->rep;
+    c->pub = sv->pub;
+    c->rep_open = sv->rep_open;
+    c->pub_open = sv->pub_open;
+    c->refs = 2;
+    pthread_t th;
+    if (pthread_create(&th, NULL, close_sockets, c) != 0) {
+        c->refs = 1;
+        close_sockets(c); /* no thread: close here, unbounded */
+        return;
+    }
+    pthread_detach(th);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_WAIT_MS / 1000;
+    until.tv_nsec += (long)(CLOSE_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    int rc = 0;
+    while (!c->done && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait(&c->cv, &c->mu, &until);
+    }
+    bool done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    if (!done) {
+        fprintf(stderr, "songgang: the NNG sockets did not close in %d ms "
+                        "(NNG 1.5.2, nanomsg/nng#1543); every request was "
+                        "answered and committed: leaving them to the exit\n",
+                CLOSE_WAIT_MS);
+    }
+    closer_unref(c);
+}
+
 /* free_service releases what open made; every receive has ended. */
 static void free_service(sg_service *sv)
 {
@@ -517,12 +621,7 @@ static void free_service(sg_service *sv)
         }
         assert(s->msg == NULL);
     }
-    if (sv->rep_open) {
-        nng_close(sv->rep);
-    }
-    if (sv->pub_open) {
-        nng_close(sv->pub);
-    }
+    close_bounded(sv);
     pthread_cond_destroy(&sv->work_cv);
     pthread_cond_destroy(&sv->done_cv);
     pthread_mutex_destroy(&sv->mu);

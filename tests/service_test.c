@@ -802,6 +802,35 @@ static void test_commit_fault(void **state)
     nng_close(c);
 }
 
+/* A close of the sockets that hangs (NNG 1.5.2 now and then) does not
+ * hang sg_service_close: every acknowledged write is in the store, and
+ * the store opens again for another service once the close has gone on
+ * without it. */
+static void test_close_hangs(void **state)
+{
+    fx *f = *state;
+    nng_socket c = client_open(f->url);
+    char body[1024], url[64];
+    answer a;
+
+    worker_json(body, sizeof body, "h1", "idle");
+    call(c, "POST", "/v1/workers", f->key, body, &a);
+    assert_int_equal(a.status, 201);
+    atomic_store(&sg__service_close_stall, 1);
+    sg_service_close(f->sv); /* returns although the sockets do not close */
+    f->sv = NULL;
+    assert_true(worker_exists(f->store, "h1"));
+    atomic_store(&sg__service_close_stall, 0); /* the close goes on */
+    nng_close(c);
+    snprintf(url, sizeof url, "inproc://sgtest-%d-%d", (int)getpid(),
+             url_seq++);
+    fx_start(f, url, NULL, 4);
+    c = client_open(f->url);
+    call(c, "GET", "/v1/workers/h1", f->key, NULL, &a);
+    assert_int_equal(a.status, 200);
+    nng_close(c);
+}
+
 static void test_open_errors(void **state)
 {
     fx *f = *state;
@@ -834,6 +863,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_fault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_hangs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
     };
 
