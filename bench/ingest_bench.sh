@@ -175,7 +175,7 @@ v() { jq -r "$1" "$R"; }
     echo "data: songgang gen $GEN --seed 1, imported; updates: the same with --seed 2"
     echo "(each worker keeps its base ID number)."
     echo
-    echo "bulk import (songgang import, no push, durable groups of 1,000):"
+    echo "bulk import (songgang import, no push, durable groups of 5,000):"
     echo "$IMP_N records in $IMP_S s, $(v .import.per_s) records/s."
     echo
     echo "Upserts through the API (PUT /v1/workers/{id}, PUT /v1/jobs/{id}, an"
