@@ -143,11 +143,15 @@ static bool get_skills(const uint8_t *p, sg_skill *s, uint8_t *n, size_t cap)
     return true;
 }
 
-/* Job block: source, classes, starts, ends, wage_min, wage_max, posted
- * date, required and preferred skills, site count. */
-#define JSK (1 + 2 * SG_REQ_SKILLS_MAX)
-#define JBLOCK (2 + 5 * 4 + 2 * JSK + 1)
-#define JSITE (SG_REGION_LEN + GEO_LEN)
+/* Job view (layout 6 on), as short as it can be, since a worker's query
+ * reads thousands of them and their bytes are most of its time: the id;
+ * a fixed block of source, classes, site count, required and preferred
+ * skill counts, top wage, posted date, starts, ends, lowest wage; the
+ * skills (2 bytes each); then each site: its village and a byte saying
+ * whether a position (8 bytes) follows.  What bounds a pair (source,
+ * wage, posted date, sites) is read without unpacking the rest. */
+#define JFIX (5 + 5 * 4)
+#define JSITE_MIN (SG_REGION_LEN + 1)
 
 size_t sg__jview_pack(const sg__jview *v, uint8_t *buf)
 {
@@ -155,91 +159,122 @@ size_t sg__jview_pack(const sg__jview *v, uint8_t *buf)
     uint8_t *b = buf + o;
     b[0] = v->source;
     b[1] = v->classes;
-    st32(b + 2, v->starts);
-    st32(b + 6, v->ends);
-    st32(b + 10, v->wage_min);
-    st32(b + 14, v->wage_max);
-    st32(b + 18, v->posted_date);
-    put_skills(b + 22, v->req, v->nreq, SG_REQ_SKILLS_MAX);
-    put_skills(b + 22 + JSK, v->pref, v->npref, SG_REQ_SKILLS_MAX);
-    b[22 + 2 * JSK] = v->nsites;
-    o += JBLOCK;
+    b[2] = v->nsites;
+    b[3] = v->nreq;
+    b[4] = v->npref;
+    st32(b + 5, v->wage_max);
+    st32(b + 9, v->posted_date);
+    st32(b + 13, v->starts);
+    st32(b + 17, v->ends);
+    st32(b + 21, v->wage_min);
+    o += JFIX;
+    for (size_t i = 0; i < v->nreq; i++, o += 2) {
+        st16(buf + o, v->req[i]);
+    }
+    for (size_t i = 0; i < v->npref; i++, o += 2) {
+        st16(buf + o, v->pref[i]);
+    }
     for (size_t i = 0; i < v->nsites; i++) {
         memcpy(buf + o, v->site[i], SG_REGION_LEN);
-        put_geo(buf + o + SG_REGION_LEN, v->site_geo[i]);
-        o += JSITE;
+        o += SG_REGION_LEN;
+        buf[o++] = v->site_geo[i].has;
+        if (v->site_geo[i].has) {
+            st32(buf + o, v->site_geo[i].lat_e6);
+            st32(buf + o + 4, v->site_geo[i].lon_e6);
+            o += 8;
+        }
     }
     return o;
 }
 
-/* jview_ok checks what sg__jview_unpack checks, without copying. */
-static bool jview_ok(const uint8_t *p, size_t n)
+/* jview_sites checks the fixed part of job view p (n bytes) and returns
+ * the offset of its first site, or 0 when the view is malformed. */
+static size_t jview_sites(const uint8_t *p, size_t n)
 {
-    if (n < 1 || p[0] > SG_ID_MAX || (size_t)p[0] + 1 > n ||
-        n - (p[0] + 1) < JBLOCK) {
-        return false;
+    if (n < 1 || p[0] > SG_ID_MAX || (size_t)p[0] + 1 + JFIX > n) {
+        return 0;
     }
     const uint8_t *b = p + p[0] + 1;
-    uint8_t nsites = b[22 + 2 * JSK];
-    return b[22] <= SG_REQ_SKILLS_MAX && b[22 + JSK] <= SG_REQ_SKILLS_MAX &&
-           b[0] < SG_SOURCE__COUNT && nsites <= SG_SITES_MAX &&
-           n - (p[0] + 1) - JBLOCK == (size_t)nsites * JSITE;
+    if (b[0] >= SG_SOURCE__COUNT || b[2] > SG_SITES_MAX ||
+        b[3] > SG_REQ_SKILLS_MAX || b[4] > SG_REQ_SKILLS_MAX) {
+        return 0;
+    }
+    size_t o = (size_t)p[0] + 1 + JFIX + 2 * ((size_t)b[3] + b[4]);
+    return o + (size_t)b[2] * JSITE_MIN <= n ? o : 0;
 }
 
 int sg__jview_head(const uint8_t *p, size_t n, const char *region,
                    sg__jhead *h)
 {
-    if (!jview_ok(p, n)) {
+    size_t o = jview_sites(p, n);
+    if (o == 0) {
         return SG_ECORRUPT;
     }
     const uint8_t *b = p + p[0] + 1;
-    uint8_t nsites = b[22 + 2 * JSK];
+    uint8_t nsites = b[2];
     h->source = b[0];
     h->nsites = nsites;
-    h->wage_max = ld32(b + 14);
-    h->posted_date = ld32(b + 18);
-    const uint8_t *site = b + JBLOCK;
+    h->wage_max = ld32(b + 5);
+    h->posted_date = ld32(b + 9);
     int ring = SG_TRAVEL_ANY;
-    for (size_t i = 0; i < nsites; i++, site += JSITE) {
+    for (size_t i = 0; i < nsites; i++) {
+        if (o + JSITE_MIN > n) {
+            return SG_ECORRUPT;
+        }
         /* sg__tier reads at most SG_REGION_LEN bytes of its second code,
          * so the site's unterminated bytes can be given as they are. */
-        int t = sg__tier(region, (const char *)site);
+        int t = sg__tier(region, (const char *)p + o);
+        bool geo = p[o + SG_REGION_LEN] != 0;
         h->tier[i] = (uint8_t)t;
-        h->site_geo[i] = site[SG_REGION_LEN] != 0;
+        h->site_geo[i] = geo;
         ring = t < ring ? t : ring;
+        o += JSITE_MIN + (geo ? 8 : 0);
     }
-    return ring;
+    return o == n ? ring : SG_ECORRUPT;
 }
 
 int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v)
 {
-    size_t o = get_str(p, n, v->id, sizeof(v->id));
-    if (o == 0 || n - o < JBLOCK) {
+    size_t o = jview_sites(p, n);
+    if (o == 0) {
         return SG_ECORRUPT;
     }
-    const uint8_t *b = p + o;
+    memcpy(v->id, p + 1, p[0]);
+    v->id[p[0]] = '\0';
+    const uint8_t *b = p + p[0] + 1;
     v->source = b[0];
     v->classes = b[1];
-    v->starts = ld32(b + 2);
-    v->ends = ld32(b + 6);
-    v->wage_min = ld32(b + 10);
-    v->wage_max = ld32(b + 14);
-    v->posted_date = ld32(b + 18);
-    v->nsites = b[22 + 2 * JSK];
-    if (!get_skills(b + 22, v->req, &v->nreq, SG_REQ_SKILLS_MAX) ||
-        !get_skills(b + 22 + JSK, v->pref, &v->npref, SG_REQ_SKILLS_MAX) ||
-        v->source >= SG_SOURCE__COUNT || v->nsites > SG_SITES_MAX ||
-        n - o - JBLOCK != (size_t)v->nsites * JSITE) {
-        return SG_ECORRUPT;
+    v->nsites = b[2];
+    v->nreq = b[3];
+    v->npref = b[4];
+    v->wage_max = ld32(b + 5);
+    v->posted_date = ld32(b + 9);
+    v->starts = ld32(b + 13);
+    v->ends = ld32(b + 17);
+    v->wage_min = ld32(b + 21);
+    const uint8_t *sk = b + JFIX;
+    for (size_t i = 0; i < v->nreq; i++, sk += 2) {
+        v->req[i] = ld16(sk);
     }
-    o += JBLOCK;
+    for (size_t i = 0; i < v->npref; i++, sk += 2) {
+        v->pref[i] = ld16(sk);
+    }
     for (size_t i = 0; i < v->nsites; i++) {
+        if (o + JSITE_MIN > n) {
+            return SG_ECORRUPT;
+        }
         memcpy(v->site[i], p + o, SG_REGION_LEN);
         v->site[i][SG_REGION_LEN] = '\0';
-        v->site_geo[i] = get_geo(p + o + SG_REGION_LEN);
-        o += JSITE;
+        o += SG_REGION_LEN;
+        bool geo = p[o++] != 0;
+        if (geo && o + 8 > n) {
+            return SG_ECORRUPT;
+        }
+        v->site_geo[i] = (sg__geo){geo, geo ? ld32(p + o) : 0,
+                                   geo ? ld32(p + o + 4) : 0};
+        o += geo ? 8 : 0;
     }
-    return 0;
+    return o == n ? 0 : SG_ECORRUPT;
 }
 
 /* Worker block: home village, position, class, travel, category, risk
