@@ -527,6 +527,9 @@ typedef struct query {
     sg__jview j;            /* job -> workers: the job */
     int ring;               /* the tier being walked */
     int err;                /* first error seen */
+    /* worker -> jobs: the parts of the head bound fixed for the worker. */
+    int32_t hb_base;                  /* skill and priority */
+    int32_t hb_fit[SG_SOURCE__COUNT]; /* channel, by the job's source */
 } query;
 
 static int check_opts(const sg_match_opts *o)
@@ -691,12 +694,16 @@ static size_t job_passes(const sg_weights *wt, const sg_job *j,
     return n;
 }
 
-/* head_bound is at least what worker w (zero as in score_pair) could
- * score with the job of head h: every part at the most h allows, the
- * preferred skills all held.  Below the K-th best, score_pair would drop
- * the pair too, so it is left packed. */
-static int32_t head_bound(const sg_weights *wt, const sg__wview *w, bool zero,
-                          int32_t as_of, const sg__jhead *h)
+/* The head bound: at least what worker w (zero as in score_pair) could
+ * score with the job of head h -- every part at the most h allows, the
+ * preferred skills all held: skill + wage + channel + priority +
+ * freshness + head_site.  Below the K-th best, score_pair would drop the
+ * pair too, so it is left packed (on_job_posting). */
+
+/* head_site: the most proximity points a site of head h within w's
+ * travel gives (-1: none is). */
+static int32_t head_site(const sg_weights *wt, const sg__wview *w,
+                         const sg__jhead *h)
 {
     int32_t site = -1;
     for (int i = 0; i < h->nsites; i++) {
@@ -706,13 +713,10 @@ static int32_t head_bound(const sg_weights *wt, const sg__wview *w, bool zero,
             site = s > site ? s : site;
         }
     }
-    return wt->skill + wage_points(wt, w->expected_wage, h->wage_max) +
-           wt->channel * wt->fit[w->labor_class][h->source] / 100 +
-           priority(wt, w->category, w->risk_eliminated, zero) +
-           freshness(wt, as_of, h->posted_date) + site;
+    return site;
 }
 
-/* whead_bound is head_bound the other way: at least what the worker of
+/* whead_bound is the head bound the other way: at least what the worker of
  * head h could score with job j (tiers[i]: to j's site i). */
 static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
                            int32_t as_of, const sg__whead *h,
@@ -746,9 +750,18 @@ static int on_job_posting(void *arg, const uint8_t *p, size_t n)
         return 0; /* met (or to be met) in its own ring: left packed */
     }
     const sg_match *kth = topk_floor(&q->top);
-    if (kth != NULL &&
-        head_bound(q->wt, &q->w, q->zero, q->as_of, &h) < kth->score) {
-        return 0; /* cannot enter the top K */
+    if (kth != NULL) {
+        /* The head bound, the worker's parts precomputed; first with the
+         * most wage and freshness points, which most pairs fail on
+         * already, then exactly. */
+        int32_t site = head_site(q->wt, &q->w, &h);
+        int32_t hi = q->hb_base + q->hb_fit[h.source] + site;
+        if (hi + q->wt->wage + q->wt->fresh < kth->score ||
+            hi + wage_points(q->wt, q->w.expected_wage, h.wage_max) +
+                    freshness(q->wt, q->as_of, h.posted_date) <
+                kth->score) {
+            return 0; /* cannot enter the top K */
+        }
     }
     cand *c = topk_spare(&q->top);
     if (sg__jview_unpack(p, n, &c->v.j) != 0) {
@@ -814,6 +827,11 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
     bool employed = false;
     int rc = sg_txn_household_employed(t, rec->household, &employed);
     q.zero = !employed;
+    q.hb_base = q.wt->skill + priority(q.wt, q.w.category,
+                                       q.w.risk_eliminated, q.zero);
+    for (int s = 0; s < SG_SOURCE__COUNT; s++) {
+        q.hb_fit[s] = q.wt->channel * q.wt->fit[q.w.labor_class][s] / 100;
+    }
     pass ps[SG_TRAVEL__COUNT];
     size_t np = rec->seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
     uint32_t walked = 0;
