@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "songgang/proto.h"
 
@@ -78,8 +79,12 @@ int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v);
 int sg__wview_unpack(const uint8_t *p, size_t n, sg__wview *v);
 
 /* sg__tier is sg_region_tier(a, b) inline, for the per-candidate paths:
- * the tier of the longest common prefix of two village codes, read no
- * further than SG_REGION_LEN bytes of either or a NUL in a. */
+ * the tier of the longest common prefix of two village codes, up to
+ * SG_REGION_LEN bytes or a NUL in a.  Both must have SG_REGION_LEN bytes
+ * to read (a view's or record's region field): on little-endian machines
+ * it compares 8 and then 4 bytes at a time (a worker's query tiers every
+ * site it reads), elsewhere a byte at a time; match_test checks it
+ * against sg_region_tier. */
 static inline int sg__tier(const char *a, const char *b)
 {
     static const uint8_t by_len[SG_REGION_LEN + 1] = {
@@ -89,11 +94,31 @@ static inline int sg__tier(const char *a, const char *b)
         SG_TRAVEL_TOWNSHIP, SG_TRAVEL_TOWNSHIP, SG_TRAVEL_TOWNSHIP,
         SG_TRAVEL_VILLAGE,
     };
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* A byte stops the prefix where it differs or a has its NUL: the
+     * lowest such byte is the lowest set one of m (the zero-byte test is
+     * exact for the lowest zero byte). */
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    uint64_t m = (x ^ y) | ((x - 0x0101010101010101u) & ~x &
+                            0x8080808080808080u);
+    if (m != 0) {
+        return by_len[__builtin_ctzll(m) / 8];
+    }
+    uint32_t u, v;
+    memcpy(&u, a + 8, 4);
+    memcpy(&v, b + 8, 4);
+    uint32_t n = (u ^ v) | ((u - 0x01010101u) & ~u & 0x80808080u);
+    return by_len[n != 0 ? 8 + __builtin_ctz(n) / 8 : SG_REGION_LEN];
+#else
     size_t i = 0;
     while (i < SG_REGION_LEN && a[i] != '\0' && a[i] == b[i]) {
         i++;
     }
     return by_len[i];
+#endif
 }
 
 /* sg__jhead: the few fields of a packed job view that bound what a pair

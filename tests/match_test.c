@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../matcher/internal.h" /* sg__tier */
 #include "songgang/match.h"
 #include "songgang/store.h"
 #include "testutil.h"
@@ -662,6 +663,30 @@ static size_t query_worker(fixture *f, const char *id, int32_t as_of,
     return n;
 }
 
+/* sg__tier (word at a time) agrees with sg_region_tier on random codes
+ * that share prefixes of every length, some cut short by a NUL in a. */
+static void test_tier_fast(void **state)
+{
+    (void)state;
+    srand(7);
+    for (int n = 0; n < 200000; n++) {
+        char a[SG_REGION_LEN + 1], b[SG_REGION_LEN + 1];
+        for (int i = 0; i < SG_REGION_LEN; i++) {
+            a[i] = (char)('0' + rand() % 10);
+            b[i] = a[i];
+        }
+        a[SG_REGION_LEN] = b[SG_REGION_LEN] = '\0';
+        int cut = rand() % (SG_REGION_LEN + 1); /* first difference */
+        if (cut < SG_REGION_LEN) {
+            b[cut] = (char)('0' + (b[cut] - '0' + 1 + rand() % 9) % 10);
+        }
+        if (rand() % 4 == 0) {
+            a[rand() % SG_REGION_LEN] = '\0'; /* a shorter code */
+        }
+        assert_int_equal(sg__tier(a, b), sg_region_tier(a, b));
+    }
+}
+
 static void test_parts_by_hand(void **state)
 {
     fixture *f = *state;
@@ -967,6 +992,7 @@ int main(void)
 {
     assert_int_equal(sg_date_parse("2026-11-01", 10, &base_day), 0);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tier_fast),
         cmocka_unit_test_setup_teardown(test_parts_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hard_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_and_ties, setup, teardown),
