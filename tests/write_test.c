@@ -347,23 +347,31 @@ static void assert_same(side *a, side *b, size_t *nevents)
     free(eb);
 }
 
+/* both_ways generates the county of seed into l and writes it into a by
+ * the CLI's import and into b by POSTs, then checks that the two stores
+ * and event logs are the same; *nevents: how many events each has. */
+static void both_ways(lines *l, uint64_t seed, side *a, api_side *b,
+                      size_t *nevents)
+{
+    gen_lines(l, seed);
+    open_side(a, NULL);
+    api_open(b, a);
+    cli_import(a, l->v, l->n, 0);
+    for (size_t i = 0; i < l->n; i++) {
+        api_write(b, l->v[i], false);
+    }
+    assert_same(a, &b->x, nevents);
+}
+
 /* The generated county through both paths: same records, same events. */
 static void test_import_vs_api(void **state)
 {
     (void)state;
     lines l;
-    gen_lines(&l, 11);
     side a;
     api_side b;
-    open_side(&a, NULL);
-    api_open(&b, &a);
-
-    cli_import(&a, l.v, l.n, 0);
-    for (size_t i = 0; i < l.n; i++) {
-        api_write(&b, l.v[i], false);
-    }
     size_t nev;
-    assert_same(&a, &b.x, &nev);
+    both_ways(&l, 11, &a, &b, &nev);
     assert_true(nev > 0); /* the jobs reached someone */
 
     /* Updates: import (upsert) on A, PUT on B. */
@@ -397,17 +405,10 @@ static void test_close_and_delete_vs_api(void **state)
 {
     (void)state;
     lines l;
-    gen_lines(&l, 12);
     side a;
     api_side b;
-    open_side(&a, NULL);
-    api_open(&b, &a);
-    cli_import(&a, l.v, l.n, 0);
-    for (size_t i = 0; i < l.n; i++) {
-        api_write(&b, l.v[i], false);
-    }
     size_t before;
-    assert_same(&a, &b.x, &before);
+    both_ways(&l, 12, &a, &b, &before);
 
     /* close-job on A, DELETE on B, for every job; twice (idempotent). */
     for (int round = 0; round < 2; round++) {
