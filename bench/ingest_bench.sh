@@ -44,6 +44,7 @@ now() { date +%s.%N; }
 # 1. Base data, imported by the bulk path (durable groups of 5,000).
 GEN="--county 360425 --counties $K --workers $W --jobs $J"
 "$SG" gen $GEN --seed 1 >"$WORK/base.ndjson"
+sync # the generator's file written back now, not inside the import's commits
 t0=$(now)
 "$SG" import --db "$WORK/base" "$WORK/base.ndjson" >"$WORK/import.out"
 t1=$(now)
