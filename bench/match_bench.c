@@ -54,8 +54,8 @@ static void run(sg_store *s, const ids *v, bool workers, int q, int32_t as_of,
             abort();
         }
         double f0 = now_us();
-        if ((workers ? sg_match_floor_worker(t, &wr, &o, l.walked, &entries)
-                     : sg_match_floor_job(t, &jr, &o, l.walked, &entries)) != 0 ||
+        if ((workers ? sg_match_floor_worker(t, &wr, &o, &l, &entries)
+                     : sg_match_floor_job(t, &jr, &o, &l, &entries)) != 0 ||
             entries != l.looked_at) {
             fprintf(stderr, "floor %s: %zu entries, %zu looked at\n", id,
                     entries, l.looked_at);

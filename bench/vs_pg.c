@@ -328,7 +328,7 @@ typedef struct direction {
     size_t nq;             /* queries */
     size_t npg;            /* of them, run on PostgreSQL */
     size_t looked;         /* candidates the matcher read (1 thread) */
-    uint32_t *walked;      /* each query's index passes (for the floor) */
+    sg_match_list *walks;  /* what each query read (for the floor), no items */
     double *flat;          /* µs per query to read the same entries */
     sysrun m;              /* the matcher */
     sysrun p;              /* PostgreSQL */
@@ -393,8 +393,8 @@ static double time_matcher_query(sg_store *s, direction *d, size_t i,
     double us = now_us() - a;
     rlist_of_matches(&d->m.res[i], &l);
     d->looked += l.looked_at;
-    d->walked[i] = l.walked;
     sg_match_list_free(&l);
+    d->walks[i] = l; /* its walk, the items freed */
     return us;
 }
 
@@ -417,8 +417,8 @@ static double time_floor_query(sg_store *s, direction *d, size_t i,
     double a = now_us();
     if (rc == 0) {
         rc = d->workers
-                 ? sg_match_floor_worker(t, &w, &o, d->walked[i], &entries)
-                 : sg_match_floor_job(t, &j, &o, d->walked[i], &entries);
+                 ? sg_match_floor_worker(t, &w, &o, &d->walks[i], &entries)
+                 : sg_match_floor_job(t, &j, &o, &d->walks[i], &entries);
     }
     double us = now_us() - a;
     sg_txn_abort(t);
@@ -835,7 +835,7 @@ static int cmd_run(int argc, char **argv)
         }
         system_init(&d->m, d->nq);
         system_init(&d->p, d->npg);
-        d->walked = xmalloc(d->nq * sizeof(uint32_t));
+        d->walks = xmalloc(d->nq * sizeof(sg_match_list));
         d->flat = xmalloc(d->nq * sizeof(double));
     }
 
@@ -896,7 +896,7 @@ static int cmd_run(int argc, char **argv)
     for (int k = 0; k < 2; k++) {
         system_fini(&dirs[k].m);
         system_fini(&dirs[k].p);
-        free(dirs[k].walked);
+        free(dirs[k].walks);
         free(dirs[k].flat);
         free(dirs[k].q);
     }

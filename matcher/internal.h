@@ -132,6 +132,14 @@ typedef struct sg__jhead {
     bool site_geo[SG_SITES_MAX];   /* the site's position is known */
 } sg__jhead;
 
+/* sg__view_id copies the id of a job view (job) or a worker view into id:
+ * false when the bytes cannot hold one. */
+bool sg__view_id(bool job, const uint8_t *p, size_t n,
+                 char id[SG_ID_MAX + 1]);
+/* sg__jview_wage reads the top wage from the key a job view begins with
+ * (at least 4 bytes): a posting key's jobs come in its descending order. */
+int32_t sg__jview_wage(const uint8_t *p);
+
 /* sg__jview_head checks a job view's bytes p (n) as sg__jview_unpack
  * does and, without unpacking them, fills h, the tiers taken from home
  * village region; it returns the nearest tier -- the ring a query meets

@@ -530,6 +530,11 @@ typedef struct query {
     /* worker -> jobs: the parts of the head bound fixed for the worker. */
     int32_t hb_base;                  /* skill and priority */
     int32_t hb_fit[SG_SOURCE__COUNT]; /* channel, by the job's source */
+    /* ... and, for the ring being walked, all of the bound but the wage:
+     * the keys' jobs come best paid first, so the first whose wage cannot
+     * lift it into the top K ends its key (on_job_posting). */
+    int32_t stop_base;
+    uint32_t in_list; /* entries read of the list being walked */
 } query;
 
 static int check_opts(const sg_match_opts *o)
@@ -736,20 +741,48 @@ static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
            freshness(wt, as_of, j->posted_date) + site;
 }
 
+/* stop_base: the most a job met in ring r could score with q's worker
+ * but for the wage part -- the best channel fit of any source, the most
+ * freshness, and the most proximity points of any site from tier r out
+ * to the worker's travel (a job's nearest site is in r, another may be
+ * farther, and weights need not fall with the tier). */
+static int32_t stop_base(const query *q, int r)
+{
+    int32_t fit = 0, site = 0;
+    for (int s = 0; s < SG_SOURCE__COUNT; s++) {
+        fit = q->hb_fit[s] > fit ? q->hb_fit[s] : fit;
+    }
+    for (int t = r; t <= q->w.travel; t++) {
+        site = q->wt->tier[t] > site ? q->wt->tier[t] : site;
+    }
+    return q->hb_base + fit + q->wt->fresh + site +
+           (q->w.geo.has ? q->wt->km : 0);
+}
+
 static int on_job_posting(void *arg, const uint8_t *p, size_t n)
 {
     query *q = arg;
+    q->top.looked++;
+    q->in_list++;
+    const sg_match *kth = topk_floor(&q->top);
+    if (kth != NULL && n >= 4 &&
+        q->stop_base + wage_points(q->wt, q->w.expected_wage,
+                                   sg__jview_wage(p)) <
+            kth->score) {
+        /* Neither this job nor any after it under this key (paid no
+         * more) can enter the top K in this ring; those of inner rings
+         * are met in their own. */
+        return SG_WALK_NEXT;
+    }
     sg__jhead h;
     int ring = sg__jview_head(p, n, q->w.region, &h);
     if (ring < 0) {
         q->err = SG_ECORRUPT;
         return SG_ECORRUPT;
     }
-    q->top.looked++;
     if (ring != q->ring) {
         return 0; /* met (or to be met) in its own ring: left packed */
     }
-    const sg_match *kth = topk_floor(&q->top);
     if (kth != NULL) {
         /* The head bound, the worker's parts precomputed; first with the
          * most wage and freshness points, which most pairs fail on
@@ -790,16 +823,34 @@ static const sg_weights *defaults(void)
     return &default_weights;
 }
 
+/* lists: how many entries a walk reads of each posting list.  A query
+ * records them (reads); the floor reads as many (limits). */
+typedef struct lists {
+    uint32_t *in_list;     /* the count cb keeps of the list being read */
+    uint32_t *reads;       /* NULL, or where each list's count goes */
+    const uint32_t *limits; /* NULL, or how many to read of each list */
+    uint32_t *limit;       /* set from limits before each list */
+    uint32_t n;            /* lists read */
+} lists;
+
 /* worker_ring reads ring r of worker rec's jobs: the jobs posted at the
  * prefix of r's length of its village, under "no required skill" and
- * each skill it holds. */
+ * each skill it holds, a list each. */
 static int worker_ring(sg_txn *t, const sg_worker *rec, int r,
-                       sg_posting_cb cb, void *arg)
+                       sg_posting_cb cb, void *arg, lists *ls)
 {
     int plen = sg_travel_prefix_len(r), rc = 0;
     for (int i = -1; rc == 0 && i < (int)rec->nskills; i++) {
+        *ls->in_list = 0;
+        if (ls->limits != NULL) {
+            *ls->limit = ls->n < SG_MATCH_LISTS_MAX ? ls->limits[ls->n] : 0;
+        }
         rc = sg_txn_job_postings(t, rec->labor_class, rec->region, plen,
                                  i < 0 ? 0 : rec->skills[i], cb, arg);
+        if (ls->reads != NULL && ls->n < SG_MATCH_LISTS_MAX) {
+            ls->reads[ls->n] = *ls->in_list;
+        }
+        ls->n++;
     }
     return rc;
 }
@@ -835,12 +886,14 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
     pass ps[SG_TRAVEL__COUNT];
     size_t np = rec->seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
     uint32_t walked = 0;
+    lists ls = {.in_list = &q.in_list, .reads = out->reads};
     for (size_t i = 0; rc == 0 && i < np; i++) {
         if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
-        rc = worker_ring(t, rec, ps[i].ring, on_job_posting, &q);
+        q.stop_base = stop_base(&q, ps[i].ring);
+        rc = worker_ring(t, rec, ps[i].ring, on_job_posting, &q, &ls);
         walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
@@ -849,6 +902,7 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
     }
     query_finish(&q, true, out, NULL);
     out->walked = walked;
+    out->nlists = ls.n;
     return 0;
 }
 
@@ -967,6 +1021,7 @@ int sg__match_job_rec(sg_txn *t, const sg_job *rec, const sg_match_opts *o,
     }
     query_finish(&q, false, out, views);
     out->walked = walked;
+    out->nlists = 0;
     return 0;
 }
 
@@ -981,8 +1036,10 @@ void sg__match_job_reason_v(const sg_match *m, const sg__jview *j,
 /* ---- The floor: the same index entries, read and not scored. ---- */
 
 typedef struct floor_acc {
-    size_t entries; /* entries read */
-    size_t sum;     /* of bytes read, so that the reads happen */
+    size_t entries;   /* entries read */
+    size_t sum;       /* of bytes read, so that the reads happen */
+    uint32_t in_list; /* entries read of this list */
+    uint32_t limit;   /* ... and how many to read (UINT32_MAX: all) */
 } floor_acc;
 static volatile size_t floor_sink;
 
@@ -991,14 +1048,14 @@ static int touch(void *arg, const uint8_t *p, size_t n)
     floor_acc *a = arg;
     a->entries++;
     a->sum += n + p[0] + p[n - 1];
-    return 0;
+    return ++a->in_list < a->limit ? 0 : SG_WALK_NEXT;
 }
 
 int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
-                          const sg_match_opts *o, uint32_t walked,
+                          const sg_match_opts *o, const sg_match_list *l,
                           size_t *entries)
 {
-    if (check_opts(o) != 0) {
+    if (check_opts(o) != 0 || l == NULL) {
         return SG_EINVAL;
     }
     const sg_weights *wt = o->w != NULL ? o->w : defaults();
@@ -1008,9 +1065,10 @@ int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
     int rc = sg_txn_household_employed(t, w->household, &employed);
     pass ps[SG_TRAVEL__COUNT];
     size_t np = worker_passes(wt, &v, !employed, ps);
-    floor_acc a = {0, 0};
-    for (size_t i = 0; rc == 0 && i < walked && i < np; i++) {
-        rc = worker_ring(t, w, ps[i].ring, touch, &a);
+    floor_acc a = {0, 0, 0, UINT32_MAX};
+    lists ls = {.in_list = &a.in_list, .limits = l->reads, .limit = &a.limit};
+    for (size_t i = 0; rc == 0 && i < l->walked && i < np; i++) {
+        rc = worker_ring(t, w, ps[i].ring, touch, &a, &ls);
     }
     floor_sink = a.sum;
     *entries = a.entries;
@@ -1018,18 +1076,18 @@ int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
 }
 
 int sg_match_floor_job(sg_txn *t, const sg_job *j, const sg_match_opts *o,
-                       uint32_t walked, size_t *entries)
+                       const sg_match_list *l, size_t *entries)
 {
-    if (check_opts(o) != 0) {
+    if (check_opts(o) != 0 || l == NULL) {
         return SG_EINVAL;
     }
     const sg_weights *wt = o->w != NULL ? o->w : defaults();
     sg_skill anchor = j->nrequired > 0 ? j->required[0] : 0;
     pass ps[PASS_MAX];
     size_t np = job_passes(wt, j, o->as_of, ps);
-    floor_acc a = {0, 0};
+    floor_acc a = {0, 0, 0, UINT32_MAX};
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < walked && i < np; i++) {
+    for (size_t i = 0; rc == 0 && i < l->walked && i < np; i++) {
         rc = job_ring(t, j, &ps[i], anchor, touch, &a);
     }
     floor_sink = a.sum;

@@ -27,9 +27,12 @@
  * has nobody employed; from 5 on, worker posting keys carry the priority
  * bits, so a job's query reads the workers who could score most first;
  * from 6 on, job views are variable-length (a third shorter: a worker's
- * query reads fewer bytes).  Older stores have their postings rebuilt at
+ * query reads fewer bytes); from 7 on, a job view begins with its top
+ * wage as a sort key, so a posting key's jobs come best paid first and a
+ * worker's query stops where the wage cannot lift a pair into its top K.
+ * Older stores have their postings rebuilt at
  * their first writable open. */
-#define LAYOUT 6
+#define LAYOUT 7
 
 #define DEFAULT_MAPSIZE ((size_t)64 << 30)
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "store_int.h"
 
 /* ---- Check: every entry derived from every record exists, and every
@@ -86,14 +87,11 @@ static int check_backward(check *c, int db)
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const uint8_t *p = v.mv_data;
         char id[SG_ID_MAX + 1] = "";
-        if (v.mv_size < 1 || p[0] > SG_ID_MAX || p[0] + 1u > v.mv_size) {
+        if (!sg__view_id(db == DB_JPOST, v.mv_data, v.mv_size, id)) {
             report(c, "%s: malformed entry%s", db_names[db], "");
             continue;
         }
-        memcpy(id, p + 1, p[0]);
-        id[p[0]] = '\0';
         c->want_db = db;
         c->wk = &k;
         c->wv = &v;

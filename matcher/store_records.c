@@ -559,7 +559,7 @@ static int walk_dups(sg_txn *t, int db, const uint8_t key[POST_KEY_LEN],
     }
     mdb_cursor_close(c);
     if (ret != 0) {
-        return ret;
+        return ret == SG_WALK_NEXT ? 0 : ret;
     }
     return rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
 }
@@ -619,6 +619,9 @@ int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
         ret = cb(arg, v.mv_data, v.mv_size);
         if (ret == 0) {
             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        } else if (ret == SG_WALK_NEXT) {
+            ret = 0;
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
         }
     }
     mdb_cursor_close(c);

@@ -143,30 +143,58 @@ static bool get_skills(const uint8_t *p, sg_skill *s, uint8_t *n, size_t cap)
     return true;
 }
 
-/* Job view (layout 6 on), as short as it can be, since a worker's query
- * reads thousands of them and their bytes are most of its time: the id;
- * a fixed block of source, classes, site count, required and preferred
- * skill counts, top wage, posted date, starts, ends, lowest wage; the
- * skills (2 bytes each); then each site: its village and a byte saying
- * whether a position (8 bytes) follows.  What bounds a pair (source,
- * wage, posted date, sites) is read without unpacking the rest. */
-#define JFIX (5 + 5 * 4)
+/* Job view (layout 7 on), as short as it can be, since a worker's query
+ * reads thousands of them and their bytes are most of its time: the top
+ * wage as a big-endian key that sorts the highest first; the id; a fixed
+ * block of source, classes, site count, required and preferred skill
+ * counts, posted date, starts, ends, lowest wage; the skills (2 bytes
+ * each); then each site: its village and a byte saying whether a position
+ * (8 bytes) follows.  The duplicates of one posting key sort by their
+ * bytes, so a key's jobs come best paid first and a query stops reading
+ * them where the wage can no longer lift a pair into its top K
+ * (sg__jview_wage).  What bounds a pair (source, wage, posted date,
+ * sites) is read without unpacking the rest. */
+#define JPRE 4
+#define JFIX (5 + 4 * 4)
 #define JSITE_MIN (SG_REGION_LEN + 1)
+
+static void st_be32(uint8_t *p, uint32_t x)
+{
+    p[0] = (uint8_t)(x >> 24);
+    p[1] = (uint8_t)(x >> 16);
+    p[2] = (uint8_t)(x >> 8);
+    p[3] = (uint8_t)x;
+}
+
+int32_t sg__jview_wage(const uint8_t *p)
+{
+    uint32_t k = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                 (uint32_t)p[2] << 8 | p[3];
+    return (int32_t)(UINT32_MAX - k);
+}
+
+bool sg__view_id(bool job, const uint8_t *p, size_t n,
+                 char id[SG_ID_MAX + 1])
+{
+    size_t o = job ? JPRE : 0;
+    return n > o && get_str(p + o, n - o, id, SG_ID_MAX + 1) != 0;
+}
 
 size_t sg__jview_pack(const sg__jview *v, uint8_t *buf)
 {
-    size_t o = put_str(buf, v->id);
+    /* A wage is validated 0..SG_WAGE_MAX, so the key never wraps. */
+    st_be32(buf, UINT32_MAX - (uint32_t)(v->wage_max < 0 ? 0 : v->wage_max));
+    size_t o = JPRE + put_str(buf + JPRE, v->id);
     uint8_t *b = buf + o;
     b[0] = v->source;
     b[1] = v->classes;
     b[2] = v->nsites;
     b[3] = v->nreq;
     b[4] = v->npref;
-    st32(b + 5, v->wage_max);
-    st32(b + 9, v->posted_date);
-    st32(b + 13, v->starts);
-    st32(b + 17, v->ends);
-    st32(b + 21, v->wage_min);
+    st32(b + 5, v->posted_date);
+    st32(b + 9, v->starts);
+    st32(b + 13, v->ends);
+    st32(b + 17, v->wage_min);
     o += JFIX;
     for (size_t i = 0; i < v->nreq; i++, o += 2) {
         st16(buf + o, v->req[i]);
@@ -191,15 +219,16 @@ size_t sg__jview_pack(const sg__jview *v, uint8_t *buf)
  * the offset of its first site, or 0 when the view is malformed. */
 static size_t jview_sites(const uint8_t *p, size_t n)
 {
-    if (n < 1 || p[0] > SG_ID_MAX || (size_t)p[0] + 1 + JFIX > n) {
+    if (n < JPRE + 1 || p[JPRE] > SG_ID_MAX ||
+        JPRE + (size_t)p[JPRE] + 1 + JFIX > n) {
         return 0;
     }
-    const uint8_t *b = p + p[0] + 1;
+    const uint8_t *b = p + JPRE + p[JPRE] + 1;
     if (b[0] >= SG_SOURCE__COUNT || b[2] > SG_SITES_MAX ||
         b[3] > SG_REQ_SKILLS_MAX || b[4] > SG_REQ_SKILLS_MAX) {
         return 0;
     }
-    size_t o = (size_t)p[0] + 1 + JFIX + 2 * ((size_t)b[3] + b[4]);
+    size_t o = JPRE + (size_t)p[JPRE] + 1 + JFIX + 2 * ((size_t)b[3] + b[4]);
     return o + (size_t)b[2] * JSITE_MIN <= n ? o : 0;
 }
 
@@ -210,12 +239,12 @@ int sg__jview_head(const uint8_t *p, size_t n, const char *region,
     if (o == 0) {
         return SG_ECORRUPT;
     }
-    const uint8_t *b = p + p[0] + 1;
+    const uint8_t *b = p + JPRE + p[JPRE] + 1;
     uint8_t nsites = b[2];
     h->source = b[0];
     h->nsites = nsites;
-    h->wage_max = ld32(b + 5);
-    h->posted_date = ld32(b + 9);
+    h->wage_max = sg__jview_wage(p);
+    h->posted_date = ld32(b + 5);
     int ring = SG_TRAVEL_ANY;
     for (size_t i = 0; i < nsites; i++) {
         if (o + JSITE_MIN > n) {
@@ -239,19 +268,19 @@ int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v)
     if (o == 0) {
         return SG_ECORRUPT;
     }
-    memcpy(v->id, p + 1, p[0]);
-    v->id[p[0]] = '\0';
-    const uint8_t *b = p + p[0] + 1;
+    memcpy(v->id, p + JPRE + 1, p[JPRE]);
+    v->id[p[JPRE]] = '\0';
+    const uint8_t *b = p + JPRE + p[JPRE] + 1;
     v->source = b[0];
     v->classes = b[1];
     v->nsites = b[2];
     v->nreq = b[3];
     v->npref = b[4];
-    v->wage_max = ld32(b + 5);
-    v->posted_date = ld32(b + 9);
-    v->starts = ld32(b + 13);
-    v->ends = ld32(b + 17);
-    v->wage_min = ld32(b + 21);
+    v->wage_max = sg__jview_wage(p);
+    v->posted_date = ld32(b + 5);
+    v->starts = ld32(b + 9);
+    v->ends = ld32(b + 13);
+    v->wage_min = ld32(b + 17);
     const uint8_t *sk = b + JFIX;
     for (size_t i = 0; i < v->nreq; i++, sk += 2) {
         v->req[i] = ld16(sk);

@@ -459,7 +459,7 @@ static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
             assert_lists_equal(&got, &again);
             sg_match_list_free(&again);
             assert_int_equal(
-                sg_match_floor_worker(t, &rec, &o, got.walked, &entries), 0);
+                sg_match_floor_worker(t, &rec, &o, &got, &entries), 0);
             assert_int_equal(entries, got.looked_at); /* the same entries */
             size_t n = ref_for_worker(md, i, o.as_of, wt, (size_t)o.limit, want);
             assert_same(&got, want, n, "worker", md->w[i].id);
@@ -477,7 +477,7 @@ static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
             assert_int_equal(sg_match_job_rec(t, &rec, &o, &again), 0);
             assert_lists_equal(&got, &again);
             sg_match_list_free(&again);
-            assert_int_equal(sg_match_floor_job(t, &rec, &o, got.walked, &entries),
+            assert_int_equal(sg_match_floor_job(t, &rec, &o, &got, &entries),
                              0);
             assert_int_equal(entries, got.looked_at);
             size_t n = ref_for_job(md, i, o.as_of, wt, (size_t)o.limit, want);

@@ -73,12 +73,21 @@ typedef struct sg_match_opts {
     const sg_weights *w;      /* borrowed; NULL = defaults */
 } sg_match_opts;
 
+/* The posting lists a worker's query may read: one per ring and per
+ * skill it holds, and one for "no skill required". */
+#define SG_MATCH_LISTS_MAX (SG_TRAVEL__COUNT * (SG_SKILLS_MAX + 1))
+
 /* sg_match_list holds ranked results; free with sg_match_list_free. */
 typedef struct sg_match_list {
     sg_match *items;    /* owned array, n entries, best first */
     size_t n;           /* results */
     size_t looked_at;   /* candidates read from the postings */
-    uint32_t walked;    /* index passes read (for sg_match_floor_*) */
+    /* What the walk read, for sg_match_floor_*: the index passes, and
+     * (worker -> jobs, whose lists it may leave early) the entries it
+     * read of each posting list, in walk order. */
+    uint32_t walked;
+    uint32_t nlists;
+    uint32_t reads[SG_MATCH_LISTS_MAX];
 } sg_match_list;
 void sg_match_list_free(sg_match_list *l);
 
@@ -103,16 +112,15 @@ int sg_match_job_rec(sg_txn *t, const sg_job *j, const sg_match_opts *o,
                      sg_match_list *out);
 
 /* sg_match_floor_worker reads, in t, the very index entries that ranking
- * worker w's jobs with options o read (walked, from its sg_match_list)
+ * worker w's jobs with options o read (l, the list that ranking gave)
  * without decoding or scoring them -- the cost below which no query over
  * this index can go (bench/) -- and sets *entries to how many it read
- * (the list's looked_at).  sg_match_floor_job is the same for job j's
- * workers. */
+ * (l's looked_at).  sg_match_floor_job is the same for job j's workers. */
 int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
-                          const sg_match_opts *o, uint32_t walked,
+                          const sg_match_opts *o, const sg_match_list *l,
                           size_t *entries);
 int sg_match_floor_job(sg_txn *t, const sg_job *j, const sg_match_opts *o,
-                       uint32_t walked, size_t *entries);
+                       const sg_match_list *l, size_t *entries);
 
 /* sg_match_job_reason writes into out (cap bytes) why job j suits worker w,
  * from the worker's side, for a result m of ranking that pair in either

@@ -210,8 +210,12 @@ int sg_txn_cred_each(sg_txn *t, sg_cred_cb cb, void *arg);
 
 /* sg_txn_job_postings walks the open jobs posted under (labor class,
  * region prefix of plen digits (0..12), anchor skill (0 = none)), giving
- * each view's bytes to cb (borrowed for the call). */
+ * each view's bytes to cb (borrowed for the call), in the order of the
+ * bytes: the best paid first.  cb returns 0 to go on, SG_WALK_NEXT to
+ * leave the entries of this posting key (the rest of a job walk; a worker
+ * range goes on at its next village), anything else to stop with it. */
 typedef int (*sg_posting_cb)(void *arg, const uint8_t *v, size_t n);
+#define SG_WALK_NEXT 1
 int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
                         int plen, sg_skill anchor, sg_posting_cb cb,
                         void *arg);
