@@ -216,6 +216,161 @@ static int refresh_household(sg_txn *t, const char *hh, bool was_zero,
     return rc;
 }
 
+/* ---- Rewriting a record's entries: only those that change. ----
+ * A record's entries are collected before and after, and only the old
+ * ones the new record no longer implies are deleted and only the new ones
+ * it did not imply are added: an update that moves one posting leaves its
+ * household, ID number and region entries, and the pages under them,
+ * untouched (at the province, deleting and re-adding them all dirtied
+ * thousands of pages a group). */
+
+typedef struct ent {
+    int db;
+    size_t k, kl, v, vl; /* offsets and lengths in the set's bytes */
+} ent;
+
+typedef struct ents {
+    ent *e;
+    size_t n, cap;
+    uint8_t *b;
+    size_t bl, bcap;
+} ents;
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) {
+        return p;
+    }
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        c *= 2;
+    }
+    p = realloc(p, c * size);
+    if (p == NULL) {
+        abort(); /* out of memory */
+    }
+    *cap = c;
+    return p;
+}
+
+static int collect(void *arg, int db, const void *k, size_t kl,
+                   const void *v, size_t vl)
+{
+    ents *s = arg;
+    s->e = grow(s->e, &s->cap, s->n + 1, sizeof(ent));
+    s->b = grow(s->b, &s->bcap, s->bl + kl + vl, 1);
+    s->e[s->n++] = (ent){db, s->bl, kl, s->bl + kl, vl};
+    memcpy(s->b + s->bl, k, kl);
+    memcpy(s->b + s->bl + kl, v, vl);
+    s->bl += kl + vl;
+    return 0;
+}
+
+static void ents_free(ents *s)
+{
+    free(s->e);
+    free(s->b);
+}
+
+static bool ent_eq(const ents *a, size_t i, const ents *b, size_t j)
+{
+    const ent *x = &a->e[i], *y = &b->e[j];
+    return x->db == y->db && x->kl == y->kl && x->vl == y->vl &&
+           memcmp(a->b + x->k, b->b + y->k, x->kl + x->vl) == 0;
+}
+
+/* has tells whether set a holds entry j of set b; sets of one kind of
+ * record come in one order, so the same place is tried first. */
+static bool has(const ents *a, const ents *b, size_t j)
+{
+    if (j < a->n && ent_eq(a, j, b, j)) {
+        return true;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (ent_eq(a, i, b, j)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* present tells whether entry (db, k, v) is stored. */
+static int present(sg_txn *t, int db, const void *k, size_t kl,
+                   const void *v, size_t vl, bool *yes)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    if (db_dup[db]) {
+        rc = mdb_cursor_get(c, &key, &val, MDB_GET_BOTH);
+        *yes = rc == 0;
+    } else {
+        rc = mdb_cursor_get(c, &key, &val, MDB_SET_KEY);
+        *yes = rc == 0 && val.mv_size == vl && memcmp(val.mv_data, v, vl) == 0;
+    }
+    mdb_cursor_close(c);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
+/* rewrite deletes the entries of old that nw lacks, then adds those of nw
+ * that old lacked; an entry both imply is only looked up, and written
+ * again if it is missing (a store damaged before heals when its records
+ * are written, as it did when every entry was rewritten). */
+static int rewrite(sg_txn *t, const ents *old, const ents *nw)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < old->n; i++) {
+        const ent *x = &old->e[i];
+        if (!has(nw, old, i)) {
+            rc = sg__del_entry(t, x->db, old->b + x->k, x->kl, old->b + x->v,
+                               x->vl);
+        }
+    }
+    for (size_t j = 0; rc == 0 && j < nw->n; j++) {
+        const ent *y = &nw->e[j];
+        const void *k = nw->b + y->k, *v = nw->b + y->v;
+        bool there = false;
+        if (has(old, nw, j)) {
+            rc = present(t, y->db, k, y->kl, v, y->vl, &there);
+        }
+        if (rc == 0 && !there) {
+            rc = sg__add_entry(t, y->db, k, y->kl, v, y->vl);
+        }
+    }
+    return rc;
+}
+
+/* others_employed tells whether a worker of household hh other than id
+ * is employed (its entries as stored). */
+static int others_employed(sg_txn *t, const char *hh, const char *id,
+                           bool *any)
+{
+    *any = false;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_HHE], &c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    MDB_val k = {strlen(hh), (void *)hh}, v;
+    char owner[SG_ID_MAX + 1];
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 && !*any;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+        if (!owner_of(&v, owner)) {
+            rc = SG_ECORRUPT;
+            break;
+        }
+        *any = strcmp(owner, id) != 0;
+    }
+    mdb_cursor_close(c);
+    if (rc == SG_ECORRUPT) {
+        return rc;
+    }
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+}
+
 /* store_error makes an error met after a put began writing the store's:
  * EEXIST there (an index entry already present) means the indexes were
  * already wrong, and no caller may take it for the record's fault and
@@ -282,23 +437,30 @@ static int put_worker(sg_txn *t, const void *rec, sg_error *e)
         return sg_error_set(e, SG_EEXIST, "id_number",
                             "already registered to another worker");
     }
-    if (rc == 0 && had) {
-        rc = sg__entries_of_worker(&ow, old_zero, sg__del_entry, t);
-    }
     /* Whether the others of w's household are all without work, and so
      * whether the household is after this write. */
-    bool others_zero = false;
+    bool others = false;
     if (rc == 0) {
-        rc = sg__hh_zero(t, w->household, &others_zero);
+        rc = others_employed(t, w->household, w->id, &others);
+    }
+    bool others_zero = !others;
+    ents olde = {0}, newe = {0};
+    if (rc == 0 && had) {
+        rc = sg__entries_of_worker(&ow, old_zero, collect, &olde);
     }
     if (rc == 0) {
         rc = put_raw(t, DB_WORKERS, w->id, &b);
     }
     if (rc == 0) {
         rc = sg__entries_of_worker(
-            w, others_zero && !sg_status_is_employed(w->status),
-            sg__add_entry, t);
+            w, others_zero && !sg_status_is_employed(w->status), collect,
+            &newe);
     }
+    if (rc == 0) {
+        rc = rewrite(t, &olde, &newe);
+    }
+    ents_free(&olde);
+    ents_free(&newe);
     bool same_hh = had && strcmp(ow.household, w->household) == 0;
     if (rc == 0 && had && !same_hh) {
         rc = refresh_household(t, ow.household, old_zero, w->id);
@@ -324,10 +486,11 @@ static int put_job(sg_txn *t, const void *rec, sg_error *e)
         sg_buf_free(&b);
         return 0;
     }
+    ents olde = {0}, newe = {0};
     if (rc == 0) {
         sg_job oj;
         rc = sg_job_decode(old.mv_data, old.mv_size, &oj, NULL);
-        rc = rc == 0 ? sg__entries_of_job(&oj, sg__del_entry, t) : SG_ECORRUPT;
+        rc = rc == 0 ? sg__entries_of_job(&oj, collect, &olde) : SG_ECORRUPT;
     } else if (rc == SG_ENOTFOUND) {
         rc = 0;
     }
@@ -335,8 +498,13 @@ static int put_job(sg_txn *t, const void *rec, sg_error *e)
         rc = put_raw(t, DB_JOBS, j->id, &b);
     }
     if (rc == 0) {
-        rc = sg__entries_of_job(j, sg__add_entry, t);
+        rc = sg__entries_of_job(j, collect, &newe);
     }
+    if (rc == 0) {
+        rc = rewrite(t, &olde, &newe);
+    }
+    ents_free(&olde);
+    ents_free(&newe);
     sg_buf_free(&b);
     return rc;
 }
