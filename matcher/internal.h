@@ -137,8 +137,14 @@ typedef struct sg__jhead {
 bool sg__view_id(bool job, const uint8_t *p, size_t n,
                  char id[SG_ID_MAX + 1]);
 /* sg__jview_wage reads the top wage from the key a job view begins with
- * (at least 4 bytes): a posting key's jobs come in its descending order. */
-int32_t sg__jview_wage(const uint8_t *p);
+ * (at least 4 bytes): a posting key's jobs come in its descending order.
+ * Inline: a worker's query reads it first of every entry. */
+static inline int32_t sg__jview_wage(const uint8_t *p)
+{
+    uint32_t k = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                 (uint32_t)p[2] << 8 | p[3];
+    return (int32_t)(UINT32_MAX - k);
+}
 
 /* sg__jview_head checks a job view's bytes p (n) as sg__jview_unpack
  * does and, without unpacking them, fills h, the tiers taken from home

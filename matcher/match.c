@@ -517,6 +517,17 @@ static void worker_reason(sg_match *m, const sg__wview *w, bool zero,
 
 /* ---- Queries. ---- */
 
+/* lists: how many entries a walk reads of each posting list.  A query
+ * records them (reads); the floor reads as many (limits). */
+typedef struct lists {
+    uint32_t in_list;       /* entries cb has read of the list being read */
+    uint32_t limit;         /* with limits: how many cb is to read of it */
+    uint32_t n;             /* lists read */
+    uint32_t *reads;        /* NULL, or where each list's count goes */
+    const uint32_t *limits; /* NULL, or how many to read of each list */
+    uint32_t nlimits;       /* ... of that many lists */
+} lists;
+
 typedef struct query {
     sg_txn *t;              /* read transaction */
     const sg_weights *wt;   /* weights */
@@ -534,7 +545,7 @@ typedef struct query {
      * the keys' jobs come best paid first, so the first whose wage cannot
      * lift it into the top K ends its key (on_job_posting). */
     int32_t stop_base;
-    uint32_t in_list; /* entries read of the list being walked */
+    lists ls; /* the entries read of each list */
 } query;
 
 static int check_opts(const sg_match_opts *o)
@@ -763,7 +774,7 @@ static int on_job_posting(void *arg, const uint8_t *p, size_t n)
 {
     query *q = arg;
     q->top.looked++;
-    q->in_list++;
+    q->ls.in_list++;
     const sg_match *kth = topk_floor(&q->top);
     if (kth != NULL && n >= 4 &&
         q->stop_base + wage_points(q->wt, q->w.expected_wage,
@@ -823,16 +834,6 @@ static const sg_weights *defaults(void)
     return &default_weights;
 }
 
-/* lists: how many entries a walk reads of each posting list.  A query
- * records them (reads); the floor reads as many (limits). */
-typedef struct lists {
-    uint32_t *in_list;     /* the count cb keeps of the list being read */
-    uint32_t *reads;       /* NULL, or where each list's count goes */
-    const uint32_t *limits; /* NULL, or how many to read of each list */
-    uint32_t *limit;       /* set from limits before each list */
-    uint32_t n;            /* lists read */
-} lists;
-
 /* worker_ring reads ring r of worker rec's jobs: the jobs posted at the
  * prefix of r's length of its village, under "no required skill" and
  * each skill it holds, a list each. */
@@ -841,14 +842,14 @@ static int worker_ring(sg_txn *t, const sg_worker *rec, int r,
 {
     int plen = sg_travel_prefix_len(r), rc = 0;
     for (int i = -1; rc == 0 && i < (int)rec->nskills; i++) {
-        *ls->in_list = 0;
+        ls->in_list = 0;
         if (ls->limits != NULL) {
-            *ls->limit = ls->n < SG_MATCH_LISTS_MAX ? ls->limits[ls->n] : 0;
+            ls->limit = ls->n < ls->nlimits ? ls->limits[ls->n] : 0;
         }
         rc = sg_txn_job_postings(t, rec->labor_class, rec->region, plen,
                                  i < 0 ? 0 : rec->skills[i], cb, arg);
         if (ls->reads != NULL && ls->n < SG_MATCH_LISTS_MAX) {
-            ls->reads[ls->n] = *ls->in_list;
+            ls->reads[ls->n] = ls->in_list;
         }
         ls->n++;
     }
@@ -886,14 +887,14 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
     pass ps[SG_TRAVEL__COUNT];
     size_t np = rec->seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
     uint32_t walked = 0;
-    lists ls = {.in_list = &q.in_list, .reads = out->reads};
+    q.ls = (lists){.reads = out->reads};
     for (size_t i = 0; rc == 0 && i < np; i++) {
         if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
         q.stop_base = stop_base(&q, ps[i].ring);
-        rc = worker_ring(t, rec, ps[i].ring, on_job_posting, &q, &ls);
+        rc = worker_ring(t, rec, ps[i].ring, on_job_posting, &q, &q.ls);
         walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
@@ -902,7 +903,7 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
     }
     query_finish(&q, true, out, NULL);
     out->walked = walked;
-    out->nlists = ls.n;
+    out->nlists = q.ls.n < SG_MATCH_LISTS_MAX ? q.ls.n : SG_MATCH_LISTS_MAX;
     return 0;
 }
 
@@ -1038,8 +1039,7 @@ void sg__match_job_reason_v(const sg_match *m, const sg__jview *j,
 typedef struct floor_acc {
     size_t entries;   /* entries read */
     size_t sum;       /* of bytes read, so that the reads happen */
-    uint32_t in_list; /* entries read of this list */
-    uint32_t limit;   /* ... and how many to read (UINT32_MAX: all) */
+    lists ls;         /* how many to read of each list (limit: all) */
 } floor_acc;
 static volatile size_t floor_sink;
 
@@ -1048,7 +1048,7 @@ static int touch(void *arg, const uint8_t *p, size_t n)
     floor_acc *a = arg;
     a->entries++;
     a->sum += n + p[0] + p[n - 1];
-    return ++a->in_list < a->limit ? 0 : SG_WALK_NEXT;
+    return ++a->ls.in_list < a->ls.limit ? 0 : SG_WALK_NEXT;
 }
 
 int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
@@ -1065,10 +1065,9 @@ int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
     int rc = sg_txn_household_employed(t, w->household, &employed);
     pass ps[SG_TRAVEL__COUNT];
     size_t np = worker_passes(wt, &v, !employed, ps);
-    floor_acc a = {0, 0, 0, UINT32_MAX};
-    lists ls = {.in_list = &a.in_list, .limits = l->reads, .limit = &a.limit};
+    floor_acc a = {.ls = {.limits = l->reads, .nlimits = l->nlists}};
     for (size_t i = 0; rc == 0 && i < l->walked && i < np; i++) {
-        rc = worker_ring(t, w, ps[i].ring, touch, &a, &ls);
+        rc = worker_ring(t, w, ps[i].ring, touch, &a, &a.ls);
     }
     floor_sink = a.sum;
     *entries = a.entries;
@@ -1085,7 +1084,7 @@ int sg_match_floor_job(sg_txn *t, const sg_job *j, const sg_match_opts *o,
     sg_skill anchor = j->nrequired > 0 ? j->required[0] : 0;
     pass ps[PASS_MAX];
     size_t np = job_passes(wt, j, o->as_of, ps);
-    floor_acc a = {0, 0, 0, UINT32_MAX};
+    floor_acc a = {.ls = {.limit = UINT32_MAX}};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < l->walked && i < np; i++) {
         rc = job_ring(t, j, &ps[i], anchor, touch, &a);

@@ -345,30 +345,25 @@ static int rewrite(sg_txn *t, const ents *old, const ents *nw)
 
 /* others_employed tells whether a worker of household hh other than id
  * is employed (its entries as stored). */
+typedef struct other {
+    const char *id;
+    bool any;
+} other;
+
+static int is_other(void *arg, const char *id)
+{
+    other *o = arg;
+    o->any = strcmp(id, o->id) != 0;
+    return o->any; /* the first other one ends the walk */
+}
+
 static int others_employed(sg_txn *t, const char *hh, const char *id,
                            bool *any)
 {
-    *any = false;
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_HHE], &c);
-    if (rc != 0) {
-        return sg__err_mdb(rc);
-    }
-    MDB_val k = {strlen(hh), (void *)hh}, v;
-    char owner[SG_ID_MAX + 1];
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 && !*any;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-        if (!owner_of(&v, owner)) {
-            rc = SG_ECORRUPT;
-            break;
-        }
-        *any = strcmp(owner, id) != 0;
-    }
-    mdb_cursor_close(c);
-    if (rc == SG_ECORRUPT) {
-        return rc;
-    }
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : sg__err_mdb(rc);
+    other o = {id, false};
+    int rc = sg__each_owner(t, DB_HHE, hh, strlen(hh), false, is_other, &o);
+    *any = o.any;
+    return rc == 1 ? 0 : rc;
 }
 
 /* store_error makes an error met after a put began writing the store's:

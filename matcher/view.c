@@ -166,13 +166,6 @@ static void st_be32(uint8_t *p, uint32_t x)
     p[3] = (uint8_t)x;
 }
 
-int32_t sg__jview_wage(const uint8_t *p)
-{
-    uint32_t k = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                 (uint32_t)p[2] << 8 | p[3];
-    return (int32_t)(UINT32_MAX - k);
-}
-
 bool sg__view_id(bool job, const uint8_t *p, size_t n,
                  char id[SG_ID_MAX + 1])
 {
