@@ -46,10 +46,11 @@ GEN="--county 360425 --counties $K --workers $W --jobs $J"
 "$SG" gen $GEN --seed 1 >"$WORK/base.ndjson"
 sync # the generator's file written back now, not inside the import's commits
 # The import is timed IMPORT_RUNS times (3 up to 100,000 workers, else 1),
-# each into a fresh store, and the median kept: on a disk mounted with
-# `discard` the blocks of a large store deleted just before (the last run's
-# work directory) are trimmed during the next commits, which once made one
-# county import 0.98 s against 0.54 s alone.
+# each into a fresh store, and the median kept.  On the 2-core VM of
+# 2026-12-07 the county import took 0.75-0.98 s here against 0.53-0.56 s
+# run by hand or inside pg_bench.sh; the cause was not found (the disk is
+# mounted with `discard`, which may trim the blocks of the store deleted
+# just before), and the median did not remove the gap.
 IMPORT_RUNS=${IMPORT_RUNS:-$([ "$W" -le 100000 ] && echo 3 || echo 1)}
 : >"$WORK/import.times"
 i=0
