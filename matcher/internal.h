@@ -164,12 +164,16 @@ typedef struct sg__whead {
     bool risk_eliminated;  /* monitored: risk gone */
     bool zero;             /* household: nobody employed */
     int32_t expected_wage; /* yuan/month */
+    const uint8_t *skills; /* held skills: a count, then 2 bytes each */
 } sg__whead;
 
 /* sg__wview_head checks a worker view's bytes p (n) as sg__wview_unpack
  * does and fills h from them without unpacking the rest: 0 or
  * SG_ECORRUPT. */
 int sg__wview_head(const uint8_t *p, size_t n, sg__whead *h);
+/* sg__whead_skills writes the skills of head h into out (SG_SKILLS_MAX)
+ * and returns their count. */
+size_t sg__whead_skills(const sg__whead *h, sg_skill *out);
 
 /* sg__skills_subset tells whether sorted list a (na) is inside sorted b. */
 bool sg__skills_subset(const sg_skill *a, size_t na, const sg_skill *b,

@@ -612,10 +612,11 @@ static int ring_of(const char *region, const sg__jview *j, uint8_t *tiers)
 
 /* The walks read the index in passes: a ring (same village, township,
  * county, city, province, anywhere) and, for a job's workers, one labor
- * class and one priority (monitored and at risk; household with nobody
- * employed), which worker postings are keyed by.  Before a pass is read,
- * the most any pair in it could score -- the parts it does not fix at
- * their maximum, the ring's tier points, all distance points -- is
+ * class, one priority (monitored and at risk; household with nobody
+ * employed) and whether the worker has a position, which worker postings
+ * are keyed by.  Before a pass is read, the most any pair in it could
+ * score -- the parts it does not fix at their maximum, the ring's tier
+ * points, all distance points when both ends can have a distance -- is
  * compared with the K-th best so far.  Passes go in the order of that
  * bound, highest first, so the first pass that cannot change the top K
  * ends the walk.  A pair is scored only in the ring of its nearest site,
@@ -649,7 +650,8 @@ typedef struct pass {
     uint8_t cls;   /* labor class (job -> workers) */
     uint8_t prio;  /* priority bits (job -> workers) */
 } pass;
-#define PASS_MAX (SG_TRAVEL__COUNT * SG_LABOR__COUNT * 4)
+#define PASS_BITS 8 /* priority bits and whether the worker has a position */
+#define PASS_MAX (SG_TRAVEL__COUNT * SG_LABOR__COUNT * PASS_BITS)
 
 static int cmp_pass(const void *a, const void *b)
 {
@@ -657,8 +659,8 @@ static int cmp_pass(const void *a, const void *b)
     if (x->bound != y->bound) {
         return x->bound > y->bound ? -1 : 1;
     }
-    int kx = (x->ring * SG_LABOR__COUNT + x->cls) * 4 + x->prio;
-    int ky = (y->ring * SG_LABOR__COUNT + y->cls) * 4 + y->prio;
+    int kx = (x->ring * SG_LABOR__COUNT + x->cls) * PASS_BITS + x->prio;
+    int ky = (y->ring * SG_LABOR__COUNT + y->cls) * PASS_BITS + y->prio;
     return kx - ky;
 }
 
@@ -697,11 +699,12 @@ static size_t job_passes(const sg_weights *wt, const sg_job *j,
             if (!(j->labor_classes & (1u << c))) {
                 continue;
             }
-            for (int b = 0; b < 4; b++) {
+            for (int b = 0; b < PASS_BITS; b++) {
                 int32_t prio = (b & 1 ? wt->risk : 0) +
                                (b & 2 ? wt->zero_household : 0);
                 out[n++] = (pass){max_base(wt, c, j->source, prio, fresh) +
-                                      wt->tier[r] + (geo ? wt->km : 0),
+                                      wt->tier[r] +
+                                      (geo && (b & 4) ? wt->km : 0),
                                   (uint8_t)r, (uint8_t)c, (uint8_t)b};
             }
         }
@@ -733,11 +736,22 @@ static int32_t head_site(const sg_weights *wt, const sg__wview *w,
 }
 
 /* whead_bound is the head bound the other way: at least what the worker of
- * head h could score with job j (tiers[i]: to j's site i). */
+ * head h could score with job j (tiers[i]: to j's site i), with its skill
+ * part exact (read off the head: most pairs a job's query reads fail on
+ * it), or -1 when the worker lacks a required skill (score_pair drops the
+ * pair). */
 static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
                            int32_t as_of, const sg__whead *h,
                            const uint8_t *tiers)
 {
+    sg_skill sk[SG_SKILLS_MAX];
+    size_t ns = sg__whead_skills(h, sk);
+    if (!sg__skills_subset(j->req, j->nreq, sk, ns)) {
+        return -1;
+    }
+    size_t matched = sg__skills_overlap(j->pref, j->npref, sk, ns);
+    int32_t skill = (int32_t)(wt->skill * (1 + (int64_t)matched) /
+                              (1 + j->npref));
     int32_t site = -1;
     for (int i = 0; i < j->nsites; i++) {
         if (tiers[i] <= h->travel) {
@@ -746,7 +760,7 @@ static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
             site = s > site ? s : site;
         }
     }
-    return wt->skill + wage_points(wt, h->expected_wage, j->wage_max) +
+    return skill + wage_points(wt, h->expected_wage, j->wage_max) +
            wt->channel * wt->fit[h->labor_class][j->source] / 100 +
            priority(wt, h->category, h->risk_eliminated, h->zero) +
            freshness(wt, as_of, j->posted_date) + site;

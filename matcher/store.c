@@ -29,10 +29,12 @@
  * from 6 on, job views are variable-length (a third shorter: a worker's
  * query reads fewer bytes); from 7 on, a job view begins with its top
  * wage as a sort key, so a posting key's jobs come best paid first and a
- * worker's query stops where the wage cannot lift a pair into its top K.
- * Older stores have their postings rebuilt at
+ * worker's query stops where the wage cannot lift a pair into its top K;
+ * from 8 on, a worker posting key's priority byte also says whether the
+ * worker has a position, so a job's query passes over the workers who
+ * cannot earn distance points as whole ranges.  Older stores have their postings rebuilt at
  * their first writable open. */
-#define LAYOUT 7
+#define LAYOUT 8
 
 #define DEFAULT_MAPSIZE ((size_t)64 << 30)
 

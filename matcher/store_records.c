@@ -37,9 +37,10 @@ static void post_key(uint8_t key[POST_KEY_LEN], int a, int b,
 
 /* wpost_key fills a worker posting key: class, travel, skill (big-endian),
  * priority (bit 0: monitored and at risk; bit 1: household with nobody
- * employed) and the first plen digits of a village code, zero-padded: the
- * keys of the workers of one priority living under one prefix are one
- * contiguous range. */
+ * employed; bit 2: has a position, so distance points are possible) and
+ * the first plen digits of a village code, zero-padded: the keys of the
+ * workers of one priority living under one prefix are one contiguous
+ * range. */
 static void wpost_key(uint8_t key[WKEY_LEN], int labor_class, int travel,
                       sg_skill skill, int prio, const char *region, int plen)
 {
@@ -97,7 +98,7 @@ int sg__entries_of_worker(const sg_worker *w, bool zero, entry_cb cb,
     view.zero = zero;
     vl = sg__wview_pack(&view, val);
     int prio = (w->category == SG_CAT_MONITORED && !w->risk_eliminated) |
-               (zero ? 2 : 0);
+               (zero ? 2 : 0) | (view.geo.has ? 4 : 0);
     uint8_t key[WKEY_LEN];
     for (int i = -1; i < (int)w->nskills && rc == 0; i++) {
         wpost_key(key, w->labor_class, w->travel, i < 0 ? 0 : w->skills[i],
@@ -743,7 +744,7 @@ int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
                         sg_skill skill, int prio, const char *region,
                         int plen, int skip, sg_posting_cb cb, void *arg)
 {
-    if (plen < 0 || plen > SG_REGION_LEN || prio < 0 || prio > 3 ||
+    if (plen < 0 || plen > SG_REGION_LEN || prio < 0 || prio > 7 ||
         (skip != 0 && (skip <= plen || skip > SG_REGION_LEN))) {
         return SG_EINVAL;
     }

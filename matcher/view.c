@@ -382,7 +382,15 @@ int sg__wview_head(const uint8_t *p, size_t n, sg__whead *h)
     h->risk_eliminated = c[3] != 0;
     h->zero = c[4] != 0;
     h->expected_wage = ld32(c + 5 + WSK);
+    h->skills = c + 5;
     return 0;
+}
+
+size_t sg__whead_skills(const sg__whead *h, sg_skill *out)
+{
+    uint8_t n = 0;
+    get_skills(h->skills, out, &n, SG_SKILLS_MAX); /* count checked */
+    return n;
 }
 
 bool sg__skills_subset(const sg_skill *a, size_t na, const sg_skill *b,

@@ -221,7 +221,7 @@ int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
                         void *arg);
 /* sg_txn_worker_range walks the seeking workers posted under (labor class,
  * travel, skill (0 = all), priority bits prio (1: monitored and at risk,
- * 2: household with nobody employed)) whose home village starts with the
+ * 2: household with nobody employed, 4: has a position)) whose home village starts with the
  * first plen digits of region, except -- when skip is non-zero (plen <
  * skip <= 12) -- those whose village starts with its first skip digits:
  * the workers of one ring around a place, nearest rings being separate
