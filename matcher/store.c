@@ -310,6 +310,7 @@ int sg_txn_begin(sg_store *s, bool write, sg_txn **out)
     t->s = s;
     t->txn = txn;
     t->write = write;
+    t->post[0] = t->post[1] = NULL;
     *out = t;
     return 0;
 }
@@ -331,6 +332,7 @@ int sg_txn_begin_nested(sg_txn *parent, sg_txn **out)
     t->s = parent->s;
     t->txn = txn;
     t->write = true;
+    t->post[0] = t->post[1] = NULL;
     *out = t;
     return 0;
 }
@@ -340,8 +342,19 @@ sg_store *sg_txn_store(sg_txn *t)
     return t->s;
 }
 
+/* close_posts closes the posting cursors a read-only transaction kept. */
+static void close_posts(sg_txn *t)
+{
+    for (int i = 0; i < 2; i++) {
+        if (t->post[i] != NULL) {
+            mdb_cursor_close(t->post[i]);
+        }
+    }
+}
+
 int sg_txn_commit(sg_txn *t)
 {
+    close_posts(t);
     int rc = sg__err_mdb(mdb_txn_commit(t->txn));
     free(t);
     return rc;
@@ -352,6 +365,7 @@ void sg_txn_abort(sg_txn *t)
     if (t == NULL) {
         return;
     }
+    close_posts(t);
     mdb_txn_abort(t->txn);
     free(t);
 }
@@ -407,7 +421,7 @@ int sg__nested(sg_txn *t, int (*fn)(sg_txn *, const void *, sg_error *),
  * the ones it rebuilds): the upgrades of older stores. */
 static int rederive(sg_store *s, MDB_txn *txn, entry_cb add)
 {
-    sg_txn t = {s, txn, true};
+    sg_txn t = {s, txn, true, {NULL, NULL}};
     int rc, ret = 0;
     for (int db = DB_WORKERS; db <= DB_JOBS && ret == 0; db++) {
         MDB_cursor *c;

@@ -62,6 +62,10 @@ struct sg_txn {
     sg_store *s;   /* owner */
     MDB_txn *txn;  /* the LMDB transaction */
     bool write;    /* a write transaction */
+    /* A read-only transaction's cursors on the posting indexes (DB_JPOST,
+     * DB_WPOST), opened by the first walk and reused by the next, closed
+     * when it ends (sg__post_cursor). */
+    MDB_cursor *post[2];
 };
 
 /* entry_cb receives one (database, key, value) that a record implies. */

@@ -707,13 +707,44 @@ int sg_txn_counts(sg_txn *t, size_t *workers, size_t *jobs)
 
 /* ---- Postings. ---- */
 
+/* post_cursor gives a cursor on posting index db (DB_JPOST or DB_WPOST)
+ * for one walk, to be handed back to post_done.  A read-only transaction
+ * keeps one per index and reuses it: a query makes dozens of walks over
+ * nearby keys, and LMDB searches an already positioned cursor's leaf
+ * first, so the next seek skips the descent from the root and the page
+ * misses on the way.  A write transaction opens one per walk (its LMDB
+ * transaction may be swapped for a nested one meanwhile). */
+static int post_cursor(sg_txn *t, int db, MDB_cursor **c)
+{
+    MDB_cursor **slot = &t->post[db == DB_WPOST];
+    if (!t->write && *slot != NULL) {
+        *c = *slot;
+        return 0;
+    }
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], c);
+    if (rc != 0) {
+        return sg__err_mdb(rc);
+    }
+    if (!t->write) {
+        *slot = *c;
+    }
+    return 0;
+}
+
+static void post_done(sg_txn *t, MDB_cursor *c)
+{
+    if (t->write) {
+        mdb_cursor_close(c);
+    }
+}
+
 static int walk_dups(sg_txn *t, int db, const uint8_t key[POST_KEY_LEN],
                      sg_posting_cb cb, void *arg)
 {
     MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+    int rc = post_cursor(t, db, &c);
     if (rc != 0) {
-        return sg__err_mdb(rc);
+        return rc;
     }
     MDB_val k = {POST_KEY_LEN, (void *)key}, v;
     int ret = 0;
@@ -721,7 +752,7 @@ static int walk_dups(sg_txn *t, int db, const uint8_t key[POST_KEY_LEN],
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
         ret = cb(arg, v.mv_data, v.mv_size);
     }
-    mdb_cursor_close(c);
+    post_done(t, c);
     if (ret != 0) {
         return ret == SG_WALK_NEXT ? 0 : ret;
     }
@@ -752,9 +783,9 @@ int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
     wpost_key(lo, labor_class, travel, skill, prio, region, plen);
     size_t fixed = WKEY_FIXED + (size_t)plen;
     MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_WPOST], &c);
+    int rc = post_cursor(t, DB_WPOST, &c);
     if (rc != 0) {
-        return sg__err_mdb(rc);
+        return rc;
     }
     MDB_val k = {WKEY_LEN, lo}, v;
     int ret = 0;
@@ -788,7 +819,7 @@ int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
         }
     }
-    mdb_cursor_close(c);
+    post_done(t, c);
     if (ret != 0) {
         return ret;
     }
