@@ -31,12 +31,18 @@ cd "$TMP" || exit 1
 # the next one is free too (a matcher's PUB socket takes its REP port + 1).
 # Ports are handed out in steps of 2 from a counter kept in $TMP, so two
 # servers of one run never get the same or adjacent ports while the first
-# is still starting (a random pick did, now and then, under load).
+# is still starting (a random pick did, now and then, under load). They
+# are taken below the kernel's ephemeral range: a port in it may be the
+# local end of one of the run's own client connections, or of one in
+# TIME_WAIT, which the probe below cannot see and which makes the
+# server's bind fail (CI saw three such ports in a row under ASan).
+EPH_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$EPH_LOW" -gt 12000 ] 2>/dev/null || EPH_LOW=32768
 free_port() {
-    [ -f "$TMP/port" ] || echo $(( 30000 + ($$ % 10000) * 2 )) >"$TMP/port"
+    [ -f "$TMP/port" ] || echo $(( 10000 + ($$ % ((EPH_LOW - 10004) / 2)) * 2 )) >"$TMP/port"
     while :; do
         p=$(cat "$TMP/port")
-        echo $((p + 2 > 59998 ? 30000 : p + 2)) >"$TMP/port"
+        echo $((p + 4 > EPH_LOW ? 10000 : p + 2)) >"$TMP/port"
         (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null && continue
         (echo >/dev/tcp/127.0.0.1/$((p + 1))) 2>/dev/null && continue
         echo $p
