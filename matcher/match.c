@@ -538,6 +538,11 @@ typedef struct query {
     sg__jview j;            /* job -> workers: the job */
     int ring;               /* the tier being walked */
     int err;                /* first error seen */
+    /* job -> workers, a job with preferred skills and none required: the
+     * list being walked holds the workers whose first held preferred
+     * skill (in the job's order) is list_skill, 0: who hold none. */
+    bool split;
+    sg_skill list_skill;
     /* worker -> jobs: the parts of the head bound fixed for the worker. */
     int32_t hb_base;                  /* skill and priority */
     int32_t hb_fit[SG_SOURCE__COUNT]; /* channel, by the job's source */
@@ -645,13 +650,16 @@ static bool pass_useless(const topk *t, int32_t bound)
 
 /* pass: one range of the index to read, and the most it could give. */
 typedef struct pass {
-    int32_t bound; /* best score any pair in it could have */
-    uint8_t ring;  /* enum sg_travel */
-    uint8_t cls;   /* labor class (job -> workers) */
-    uint8_t prio;  /* priority bits (job -> workers) */
+    int32_t bound;  /* best score any pair in it could have */
+    uint8_t ring;   /* enum sg_travel */
+    uint8_t cls;    /* labor class (job -> workers) */
+    uint8_t prio;   /* priority bits (job -> workers) */
+    uint8_t list;   /* job -> workers: 0, or 1 + a preferred skill's index */
+    sg_skill skill; /* job -> workers: the skill the list is posted under */
 } pass;
 #define PASS_BITS 8 /* priority bits and whether the worker has a position */
-#define PASS_MAX (SG_TRAVEL__COUNT * SG_LABOR__COUNT * PASS_BITS)
+#define PASS_LISTS (1 + SG_REQ_SKILLS_MAX)
+#define PASS_MAX (SG_TRAVEL__COUNT * SG_LABOR__COUNT * PASS_BITS * PASS_LISTS)
 
 static int cmp_pass(const void *a, const void *b)
 {
@@ -659,8 +667,10 @@ static int cmp_pass(const void *a, const void *b)
     if (x->bound != y->bound) {
         return x->bound > y->bound ? -1 : 1;
     }
-    int kx = (x->ring * SG_LABOR__COUNT + x->cls) * PASS_BITS + x->prio;
-    int ky = (y->ring * SG_LABOR__COUNT + y->cls) * PASS_BITS + y->prio;
+    int kx = ((x->ring * SG_LABOR__COUNT + x->cls) * PASS_BITS + x->prio) *
+                 PASS_LISTS + x->list;
+    int ky = ((y->ring * SG_LABOR__COUNT + y->cls) * PASS_BITS + y->prio) *
+                 PASS_LISTS + y->list;
     return kx - ky;
 }
 
@@ -675,23 +685,75 @@ static size_t worker_passes(const sg_weights *wt, const sg__wview *w,
         (zero ? wt->zero_household : 0);
     int32_t base = max_base(wt, w->labor_class, -1, prio, wt->fresh) +
                    (w->geo.has ? wt->km : 0);
+    /* A job is met in the ring of its nearest site, but another site,
+     * farther and still within the worker's travel, may give more points
+     * (weights need not fall with the tier). */
     size_t n = 0;
     for (int r = 0; r <= w->travel; r++) {
-        out[n++] = (pass){base + wt->tier[r], (uint8_t)r, 0, 0};
+        int32_t site = wt->tier[r];
+        for (int t = r + 1; t <= w->travel; t++) {
+            site = wt->tier[t] > site ? wt->tier[t] : site;
+        }
+        out[n++] = (pass){base + site, (uint8_t)r, 0, 0, 0, 0};
     }
     qsort(out, n, sizeof(pass), cmp_pass);
     return n;
 }
 
-/* job_passes orders the (ring, class, priority) ranges of job j's
- * workers. */
+/* split_lists tells whether job j's workers are read split by the
+ * preferred skills they hold (jv: j's view, its preferred skills sorted):
+ * when none is required, so that the workers are read from the "all"
+ * lists, and some are preferred.  Most of those workers hold none of
+ * them and score the skill part's least, so their passes (list 0) bound
+ * lower and are often never read; a worker who holds some is read from
+ * the list of the first it holds (list 1 + that skill's index), where it
+ * has at most the rest too. */
+static bool split_lists(const sg_job *j, const sg__jview *jv)
+{
+    return j->nrequired == 0 && jv->npref > 0;
+}
+
+/* passes_alloc gives room for a job's passes (PASS_MAX: too many for
+ * a thread's stack). */
+static pass *passes_alloc(void)
+{
+    pass *ps = malloc(PASS_MAX * sizeof(pass));
+    if (ps == NULL) {
+        abort(); /* out of memory */
+    }
+    return ps;
+}
+
+/* job_passes orders the (ring, class, priority, list) ranges of job j's
+ * workers (jv: its view). */
 static size_t job_passes(const sg_weights *wt, const sg_job *j,
-                         int32_t as_of, pass *out)
+                         const sg__jview *jv, int32_t as_of, pass *out)
 {
     int32_t fresh = freshness(wt, as_of, sg_time_date(j->posted));
     bool geo = false;
     for (size_t i = 0; i < j->nsites; i++) {
         geo = geo || j->sites[i].has_geo;
+    }
+    /* The lists, and the most skill points of each (the list's workers
+     * hold at most the preferred skills from its own on). */
+    bool split = split_lists(j, jv);
+    sg_skill anchor = j->nrequired > 0 ? j->required[0] : 0;
+    int nl = split ? 1 + jv->npref : 1;
+    int32_t skill[PASS_LISTS];
+    for (int l = 0; l < nl; l++) {
+        int64_t held = !split ? jv->npref : l == 0 ? 0 : jv->npref - (l - 1);
+        skill[l] = (int32_t)(wt->skill * (1 + held) / (1 + jv->npref));
+    }
+    /* A pair is met in the ring of its nearest site, but another site,
+     * farther, may give more points (weights need not fall with the
+     * tier): ring r's pairs can have the tier points of any tier from r
+     * out. */
+    int32_t site[SG_TRAVEL__COUNT];
+    for (int r = SG_TRAVEL__COUNT - 1; r >= 0; r--) {
+        site[r] = wt->tier[r];
+        if (r + 1 < SG_TRAVEL__COUNT && site[r + 1] > site[r]) {
+            site[r] = site[r + 1];
+        }
     }
     size_t n = 0;
     for (int r = 0; r < SG_TRAVEL__COUNT; r++) {
@@ -702,10 +764,17 @@ static size_t job_passes(const sg_weights *wt, const sg_job *j,
             for (int b = 0; b < PASS_BITS; b++) {
                 int32_t prio = (b & 1 ? wt->risk : 0) +
                                (b & 2 ? wt->zero_household : 0);
-                out[n++] = (pass){max_base(wt, c, j->source, prio, fresh) +
-                                      wt->tier[r] +
-                                      (geo && (b & 4) ? wt->km : 0),
-                                  (uint8_t)r, (uint8_t)c, (uint8_t)b};
+                int32_t bound = max_base(wt, c, j->source, prio, fresh) -
+                                wt->skill + site[r] +
+                                (geo && (b & 4) ? wt->km : 0);
+                for (int l = 0; l < nl; l++) {
+                    if (l > 1 && jv->pref[l - 1] == jv->pref[l - 2]) {
+                        continue; /* one list per skill */
+                    }
+                    out[n++] = (pass){bound + skill[l], (uint8_t)r,
+                                      (uint8_t)c, (uint8_t)b, (uint8_t)l,
+                                      l == 0 ? anchor : jv->pref[l - 1]};
+                }
             }
         }
     }
@@ -742,10 +811,9 @@ static int32_t head_site(const sg_weights *wt, const sg__wview *w,
  * pair). */
 static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
                            int32_t as_of, const sg__whead *h,
-                           const uint8_t *tiers)
+                           const uint8_t *tiers, const sg_skill *sk,
+                           size_t ns)
 {
-    sg_skill sk[SG_SKILLS_MAX];
-    size_t ns = sg__whead_skills(h, sk);
     if (!sg__skills_subset(j->req, j->nreq, sk, ns)) {
         return -1;
     }
@@ -935,9 +1003,16 @@ static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
     if (ring != q->ring) {
         return 0; /* met (or to be met) in its own ring: left packed */
     }
+    sg_skill sk[SG_SKILLS_MAX];
+    size_t ns = sg__whead_skills(&h, sk);
+    if (q->split &&
+        first_common(q->j.pref, q->j.npref, sk, ns) != q->list_skill) {
+        return 0; /* met in the list of its first preferred skill */
+    }
     const sg_match *kth = topk_floor(&q->top);
-    if (kth != NULL && whead_bound(q->wt, &q->j, q->as_of, &h, tiers) <
-                           kth->score) {
+    if (kth != NULL &&
+        whead_bound(q->wt, &q->j, q->as_of, &h, tiers, sk, ns) <
+            kth->score) {
         return 0; /* cannot enter the top K: left packed */
     }
     cand *c = topk_spare(&q->top);
@@ -961,7 +1036,7 @@ static int on_worker_posting(void *arg, const uint8_t *p, size_t n)
  * not under the site's prefix of the ring before (they belong to that
  * ring).  Every worker holds the anchor skill, and anchor 0 is "all". */
 static int job_ring(sg_txn *t, const sg_job *rec, const pass *p,
-                    sg_skill anchor, sg_posting_cb cb, void *arg)
+                    sg_posting_cb cb, void *arg)
 {
     int r = p->ring;
     int plen = sg_travel_prefix_len(r);
@@ -975,7 +1050,7 @@ static int job_ring(sg_txn *t, const sg_job *rec, const pass *p,
                               (size_t)plen) == 0;
             }
             if (!seen) {
-                rc = sg_txn_worker_range(t, p->cls, tr, anchor, p->prio,
+                rc = sg_txn_worker_range(t, p->cls, tr, p->skill, p->prio,
                                          rec->sites[i].region, plen, skip,
                                          cb, arg);
             }
@@ -1017,19 +1092,22 @@ int sg__match_job_rec(sg_txn *t, const sg_job *rec, const sg_match_opts *o,
     bool live = rec->state == SG_JOB_OPEN && rec->openings > 0 &&
                 (rec->ends == SG_DATE_NONE || rec->ends >= o->as_of);
     /* Every candidate holds every required skill, so the walk reads the
-     * workers posted under the first one (or under "all"). */
-    sg_skill anchor = rec->nrequired > 0 ? rec->required[0] : 0;
-    pass ps[PASS_MAX];
-    size_t np = live ? job_passes(q.wt, rec, o->as_of, ps) : 0;
+     * workers posted under the first one (or under "all", split by the
+     * preferred skills they hold: split_lists). */
+    pass *ps = passes_alloc();
+    size_t np = live ? job_passes(q.wt, rec, &q.j, o->as_of, ps) : 0;
+    q.split = split_lists(rec, &q.j);
     uint32_t walked = 0;
     for (size_t i = 0; rc == 0 && i < np; i++) {
         if (pass_useless(&q.top, ps[i].bound)) {
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
-        rc = job_ring(t, rec, &ps[i], anchor, on_worker_posting, &q);
+        q.list_skill = ps[i].list == 0 ? 0 : ps[i].skill;
+        rc = job_ring(t, rec, &ps[i], on_worker_posting, &q);
         walked = (uint32_t)i + 1;
     }
+    free(ps);
     if (rc != 0) {
         topk_fini(&q.top);
         return rc;
@@ -1095,14 +1173,16 @@ int sg_match_floor_job(sg_txn *t, const sg_job *j, const sg_match_opts *o,
         return SG_EINVAL;
     }
     const sg_weights *wt = o->w != NULL ? o->w : defaults();
-    sg_skill anchor = j->nrequired > 0 ? j->required[0] : 0;
-    pass ps[PASS_MAX];
-    size_t np = job_passes(wt, j, o->as_of, ps);
+    sg__jview jv;
+    sg__jview_of(j, &jv);
+    pass *ps = passes_alloc();
+    size_t np = job_passes(wt, j, &jv, o->as_of, ps);
     floor_acc a = {.ls = {.limit = UINT32_MAX}};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < l->walked && i < np; i++) {
-        rc = job_ring(t, j, &ps[i], anchor, touch, &a);
+        rc = job_ring(t, j, &ps[i], touch, &a);
     }
+    free(ps);
     floor_sink = a.sum;
     *entries = a.entries;
     return rc;

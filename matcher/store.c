@@ -309,6 +309,7 @@ int sg_txn_begin(sg_store *s, bool write, sg_txn **out)
     }
     t->s = s;
     t->txn = txn;
+    t->own = txn;
     t->write = write;
     t->post[0] = t->post[1] = NULL;
     *out = t;
@@ -331,6 +332,7 @@ int sg_txn_begin_nested(sg_txn *parent, sg_txn **out)
     }
     t->s = parent->s;
     t->txn = txn;
+    t->own = txn;
     t->write = true;
     t->post[0] = t->post[1] = NULL;
     *out = t;
@@ -342,7 +344,9 @@ sg_store *sg_txn_store(sg_txn *t)
     return t->s;
 }
 
-/* close_posts closes the posting cursors a read-only transaction kept. */
+/* close_posts closes the posting cursors the transaction kept (a write
+ * transaction's would be freed by LMDB at its end; closed here first, so
+ * that both kinds end alike). */
 static void close_posts(sg_txn *t)
 {
     for (int i = 0; i < 2; i++) {
@@ -421,7 +425,8 @@ int sg__nested(sg_txn *t, int (*fn)(sg_txn *, const void *, sg_error *),
  * the ones it rebuilds): the upgrades of older stores. */
 static int rederive(sg_store *s, MDB_txn *txn, entry_cb add)
 {
-    sg_txn t = {s, txn, true, {NULL, NULL}};
+    /* own NULL: no cursor kept, since t is never ended as an sg_txn. */
+    sg_txn t = {s, txn, true, NULL, {NULL, NULL}};
     int rc, ret = 0;
     for (int db = DB_WORKERS; db <= DB_JOBS && ret == 0; db++) {
         MDB_cursor *c;

@@ -62,9 +62,10 @@ struct sg_txn {
     sg_store *s;   /* owner */
     MDB_txn *txn;  /* the LMDB transaction */
     bool write;    /* a write transaction */
-    /* A read-only transaction's cursors on the posting indexes (DB_JPOST,
-     * DB_WPOST), opened by the first walk and reused by the next, closed
-     * when it ends (sg__post_cursor). */
+    MDB_txn *own;  /* txn as begun (sg__nested swaps txn for a child) */
+    /* Cursors on the posting indexes (DB_JPOST, DB_WPOST), opened in own
+     * by the first walk and reused by the next, closed when it ends
+     * (post_cursor in store_records.c). */
     MDB_cursor *post[2];
 };
 

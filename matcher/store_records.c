@@ -708,16 +708,21 @@ int sg_txn_counts(sg_txn *t, size_t *workers, size_t *jobs)
 /* ---- Postings. ---- */
 
 /* post_cursor gives a cursor on posting index db (DB_JPOST or DB_WPOST)
- * for one walk, to be handed back to post_done.  A read-only transaction
- * keeps one per index and reuses it: a query makes dozens of walks over
- * nearby keys, and LMDB searches an already positioned cursor's leaf
- * first, so the next seek skips the descent from the root and the page
- * misses on the way.  A write transaction opens one per walk (its LMDB
- * transaction may be swapped for a nested one meanwhile). */
+ * for one walk, to be handed back to post_done.  The transaction keeps
+ * one per index and reuses it: a query makes dozens of walks over nearby
+ * keys, and LMDB searches an already positioned cursor's leaf first, so
+ * the next seek skips the descent from the root and the page misses on
+ * the way.  A write transaction's cursor stays valid across its writes
+ * (LMDB moves the cursors of a write transaction along when it splits,
+ * merges or frees their pages, and a nested transaction's end hands them
+ * back to the parent); each walk positions it afresh.  Only inside
+ * sg__nested, whose child transaction stands in for t's own, is a cursor
+ * opened per walk. */
 static int post_cursor(sg_txn *t, int db, MDB_cursor **c)
 {
     MDB_cursor **slot = &t->post[db == DB_WPOST];
-    if (!t->write && *slot != NULL) {
+    bool keep = t->txn == t->own;
+    if (keep && *slot != NULL) {
         *c = *slot;
         return 0;
     }
@@ -725,7 +730,7 @@ static int post_cursor(sg_txn *t, int db, MDB_cursor **c)
     if (rc != 0) {
         return sg__err_mdb(rc);
     }
-    if (!t->write) {
+    if (keep) {
         *slot = *c;
     }
     return 0;
@@ -733,7 +738,7 @@ static int post_cursor(sg_txn *t, int db, MDB_cursor **c)
 
 static void post_done(sg_txn *t, MDB_cursor *c)
 {
-    if (t->write) {
+    if (c != t->post[0] && c != t->post[1]) {
         mdb_cursor_close(c);
     }
 }
@@ -789,27 +794,35 @@ int sg_txn_worker_range(sg_txn *t, int labor_class, int travel,
     }
     MDB_val k = {WKEY_LEN, lo}, v;
     int ret = 0;
+    const void *checked = NULL; /* the key last found inside the range */
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && ret == 0) {
         const uint8_t *kb = k.mv_data;
-        if (k.mv_size != WKEY_LEN || memcmp(kb, lo, fixed) != 0) {
-            break; /* past the range */
-        }
-        if (skip != 0 && memcmp(kb + WKEY_FIXED, region, (size_t)skip) == 0) {
-            /* Jump over the sub-range: region bytes are digits, so 0xff
-             * padding sorts after every key under the skipped prefix; a
-             * whole village is one key, left by its last duplicate. */
-            if (skip == SG_REGION_LEN) {
-                rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+        /* The duplicates of one key come with the same key bytes (its
+         * node in the page): the key is checked once, not per entry. */
+        if (kb != checked) {
+            if (k.mv_size != WKEY_LEN || memcmp(kb, lo, fixed) != 0) {
+                break; /* past the range */
+            }
+            if (skip != 0 &&
+                memcmp(kb + WKEY_FIXED, region, (size_t)skip) == 0) {
+                /* Jump over the sub-range: region bytes are digits, so
+                 * 0xff padding sorts after every key under the skipped
+                 * prefix; a whole village is one key, left by its last
+                 * duplicate. */
+                if (skip == SG_REGION_LEN) {
+                    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+                    continue;
+                }
+                memcpy(hop, kb, WKEY_FIXED + (size_t)skip);
+                memset(hop + WKEY_FIXED + skip, 0xff,
+                       WKEY_LEN - WKEY_FIXED - (size_t)skip);
+                k.mv_size = WKEY_LEN;
+                k.mv_data = hop;
+                rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
                 continue;
             }
-            memcpy(hop, kb, WKEY_FIXED + (size_t)skip);
-            memset(hop + WKEY_FIXED + skip, 0xff,
-                   WKEY_LEN - WKEY_FIXED - (size_t)skip);
-            k.mv_size = WKEY_LEN;
-            k.mv_data = hop;
-            rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-            continue;
+            checked = kb;
         }
         ret = cb(arg, v.mv_data, v.mv_size);
         if (ret == 0) {

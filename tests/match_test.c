@@ -432,59 +432,70 @@ static void assert_lists_equal(const sg_match_list *a, const sg_match_list *b)
     }
 }
 
+/* query_one runs one random query in t (a worker's when worker_side,
+ * else a job's), checks it against the reference and the floor, and
+ * tells whether the reference found anything. */
+static bool query_one(sg_txn *t, model *md, bool worker_side,
+                      const sg_weights *wt)
+{
+    static ref want[SG_MATCH_LIMIT_MAX];
+    bool nonempty;
+    sg_match_opts o = {
+        .as_of = base_day - 20 + rn(60),
+        .limit = 1 + rn(3) * 10 + rn(10),
+        .w = wt,
+    };
+    sg_match_list got = {0};
+    if (worker_side) {
+        int i;
+        do {
+            i = rn(MAXW);
+        } while (!md->wp[i]);
+        assert_int_equal(sg_match_worker(t, md->w[i].id, &o, &got), 0);
+        sg_worker rec;
+        size_t entries;
+        assert_int_equal(sg_txn_get_worker(t, md->w[i].id, &rec), 0);
+        sg_match_list again = {0};
+        assert_int_equal(sg_match_worker_rec(t, &rec, &o, &again), 0);
+        assert_lists_equal(&got, &again);
+        sg_match_list_free(&again);
+        assert_int_equal(
+            sg_match_floor_worker(t, &rec, &o, &got, &entries), 0);
+        assert_int_equal(entries, got.looked_at); /* the same entries */
+        size_t n = ref_for_worker(md, i, o.as_of, wt, (size_t)o.limit, want);
+        assert_same(&got, want, n, "worker", md->w[i].id);
+        nonempty = n > 0;
+    } else {
+        int i;
+        do {
+            i = rn(MAXJ);
+        } while (!md->jp[i]);
+        assert_int_equal(sg_match_job(t, md->j[i].id, &o, &got), 0);
+        sg_job rec;
+        size_t entries;
+        assert_int_equal(sg_txn_get_job(t, md->j[i].id, &rec), 0);
+        sg_match_list again = {0};
+        assert_int_equal(sg_match_job_rec(t, &rec, &o, &again), 0);
+        assert_lists_equal(&got, &again);
+        sg_match_list_free(&again);
+        assert_int_equal(sg_match_floor_job(t, &rec, &o, &got, &entries),
+                         0);
+        assert_int_equal(entries, got.looked_at);
+        size_t n = ref_for_job(md, i, o.as_of, wt, (size_t)o.limit, want);
+        assert_same(&got, want, n, "job", md->j[i].id);
+        nonempty = n > 0;
+    }
+    sg_match_list_free(&got);
+    return nonempty;
+}
+
 static size_t run_queries(sg_store *s, model *md, int nq, const sg_weights *wt)
 {
     sg_txn *t;
     assert_int_equal(sg_txn_begin(s, false, &t), 0);
-    static ref want[SG_MATCH_LIMIT_MAX];
     size_t nonempty = 0;
     for (int q = 0; q < nq; q++) {
-        sg_match_opts o = {
-            .as_of = base_day - 20 + rn(60),
-            .limit = 1 + rn(3) * 10 + rn(10),
-            .w = wt,
-        };
-        sg_match_list got = {0};
-        if (q % 2 == 0) {
-            int i;
-            do {
-                i = rn(MAXW);
-            } while (!md->wp[i]);
-            assert_int_equal(sg_match_worker(t, md->w[i].id, &o, &got), 0);
-            sg_worker rec;
-            size_t entries;
-            assert_int_equal(sg_txn_get_worker(t, md->w[i].id, &rec), 0);
-            sg_match_list again = {0};
-            assert_int_equal(sg_match_worker_rec(t, &rec, &o, &again), 0);
-            assert_lists_equal(&got, &again);
-            sg_match_list_free(&again);
-            assert_int_equal(
-                sg_match_floor_worker(t, &rec, &o, &got, &entries), 0);
-            assert_int_equal(entries, got.looked_at); /* the same entries */
-            size_t n = ref_for_worker(md, i, o.as_of, wt, (size_t)o.limit, want);
-            assert_same(&got, want, n, "worker", md->w[i].id);
-            nonempty += n > 0;
-        } else {
-            int i;
-            do {
-                i = rn(MAXJ);
-            } while (!md->jp[i]);
-            assert_int_equal(sg_match_job(t, md->j[i].id, &o, &got), 0);
-            sg_job rec;
-            size_t entries;
-            assert_int_equal(sg_txn_get_job(t, md->j[i].id, &rec), 0);
-            sg_match_list again = {0};
-            assert_int_equal(sg_match_job_rec(t, &rec, &o, &again), 0);
-            assert_lists_equal(&got, &again);
-            sg_match_list_free(&again);
-            assert_int_equal(sg_match_floor_job(t, &rec, &o, &got, &entries),
-                             0);
-            assert_int_equal(entries, got.looked_at);
-            size_t n = ref_for_job(md, i, o.as_of, wt, (size_t)o.limit, want);
-            assert_same(&got, want, n, "job", md->j[i].id);
-            nonempty += n > 0;
-        }
-        sg_match_list_free(&got);
+        nonempty += query_one(t, md, q % 2 == 0, wt);
     }
     sg_txn_abort(t);
     return nonempty;
@@ -494,6 +505,46 @@ static void problem_fail(void *arg, const char *p)
 {
     (void)arg;
     print_error("check: %s\n", p);
+}
+
+/* random_write makes one random change in t and in md: a new record or
+ * a changed one, a close, a delete (which runs in a nested transaction). */
+static void random_write(sg_txn *t, model *md)
+{
+    int op = rn(10);
+    sg_error e;
+    if (op < 5) {
+        int i = rn(MAXW);
+        rand_worker(&md->w[i], i);
+        int rc = sg_txn_put_worker(t, &md->w[i], &e);
+        if (rc != 0) {
+            fail_msg("worker %s: %s: %s", md->w[i].id, e.field, e.reason);
+        }
+        md->wp[i] = true;
+    } else if (op < 8) {
+        int i = rn(MAXJ);
+        rand_job(&md->j[i], i);
+        int rc = sg_txn_put_job(t, &md->j[i], &e);
+        if (rc != 0) {
+            fail_msg("job %s: %s: %s", md->j[i].id, e.field, e.reason);
+        }
+        md->jp[i] = true;
+    } else if (op == 8) {
+        int i = rn(MAXJ);
+        if (md->jp[i]) {
+            assert_int_equal(sg_txn_close_job(t, md->j[i].id), 0);
+            md->j[i].state = SG_JOB_CLOSED;
+        }
+    } else {
+        int i = rn(MAXW);
+        if (md->wp[i] && rn(2)) {
+            assert_int_equal(sg_txn_del_worker(t, md->w[i].id), 0);
+            md->wp[i] = false;
+        } else if (md->jp[i % MAXJ]) {
+            assert_int_equal(sg_txn_del_job(t, md->j[i % MAXJ].id), 0);
+            md->jp[i % MAXJ] = false;
+        }
+    }
 }
 
 static void test_randomized_against_reference(void **state)
@@ -524,40 +575,7 @@ static void test_randomized_against_reference(void **state)
         sg_txn *t;
         assert_int_equal(sg_txn_begin(s, true, &t), 0);
         for (int k = 0; k < 500; k++) {
-            int op = rn(10);
-            sg_error e;
-            if (op < 5) {
-                int i = rn(MAXW);
-                rand_worker(&md.w[i], i);
-                int rc = sg_txn_put_worker(t, &md.w[i], &e);
-                if (rc != 0) {
-                    fail_msg("worker %s: %s: %s", md.w[i].id, e.field, e.reason);
-                }
-                md.wp[i] = true;
-            } else if (op < 8) {
-                int i = rn(MAXJ);
-                rand_job(&md.j[i], i);
-                int rc = sg_txn_put_job(t, &md.j[i], &e);
-                if (rc != 0) {
-                    fail_msg("job %s: %s: %s", md.j[i].id, e.field, e.reason);
-                }
-                md.jp[i] = true;
-            } else if (op == 8) {
-                int i = rn(MAXJ);
-                if (md.jp[i]) {
-                    assert_int_equal(sg_txn_close_job(t, md.j[i].id), 0);
-                    md.j[i].state = SG_JOB_CLOSED;
-                }
-            } else {
-                int i = rn(MAXW);
-                if (md.wp[i] && rn(2)) {
-                    assert_int_equal(sg_txn_del_worker(t, md.w[i].id), 0);
-                    md.wp[i] = false;
-                } else if (md.jp[i % MAXJ]) {
-                    assert_int_equal(sg_txn_del_job(t, md.j[i % MAXJ].id), 0);
-                    md.jp[i % MAXJ] = false;
-                }
-            }
+            random_write(t, &md);
         }
         assert_int_equal(sg_txn_commit(t), 0);
         assert_int_equal(sg_store_check(s, problem_fail, NULL), 0);
@@ -567,6 +585,72 @@ static void test_randomized_against_reference(void **state)
     /* 2,000 queries in all; most of them must have found something, or
      * the comparison proves little. */
     assert_true(total_nonempty > 1000);
+    sg_store_close(s);
+    tu_rmrf(dir);
+}
+
+/* test_queries_inside_a_write_transaction: the ranking also runs inside
+ * write transactions (a push ranks from the record just written), where
+ * the transaction keeps its posting cursors across walks and across the
+ * writes between them (store_records.c post_cursor).  Writes and queries
+ * alternate in one write transaction, part of them in nested ones that
+ * are committed or aborted, every answer checked against the reference. */
+static void test_queries_inside_a_write_transaction(void **state)
+{
+    (void)state;
+    world_init();
+    static model md, saved;
+    memset(&md, 0, sizeof(md));
+    rng_state = 20261207;
+    char dir[256];
+    tu_tempdir(dir, sizeof(dir));
+    sg_store *s;
+    assert_int_equal(sg_store_open(&s, dir, 0), 0);
+    sg_weights def;
+    sg_weights_default(&def);
+    sg_txn *t;
+    assert_int_equal(sg_txn_begin(s, true, &t), 0);
+    /* Enough of both for every query to have something to rank. */
+    for (int i = 0; i < 40; i++) {
+        sg_error e;
+        rand_worker(&md.w[i], i);
+        assert_int_equal(sg_txn_put_worker(t, &md.w[i], &e), 0);
+        md.wp[i] = true;
+        rand_job(&md.j[i], i);
+        assert_int_equal(sg_txn_put_job(t, &md.j[i], &e), 0);
+        md.jp[i] = true;
+    }
+    size_t nonempty = 0, queries = 0;
+    for (int step = 0; step < 3000; step++) {
+        sg_txn *in = t, *child = NULL;
+        bool nest = step % 100 >= 90; /* ten steps of each hundred nested */
+        if (nest) {
+            saved = md;
+            assert_int_equal(sg_txn_begin_nested(t, &child), 0);
+            in = child;
+        }
+        for (int k = rn(4); k > 0; k--) {
+            random_write(in, &md);
+        }
+        for (int q = 0; q < 2; q++) {
+            nonempty += query_one(in, &md, q == 0, &def);
+            queries++;
+        }
+        if (child != NULL) {
+            /* Every third nested step is aborted: the store and the
+             * model go back to where the step began. */
+            if (step % 3 == 0) {
+                sg_txn_abort(child);
+                md = saved;
+            } else {
+                assert_int_equal(sg_txn_commit(child), 0);
+            }
+        }
+    }
+    assert_int_equal(sg_txn_commit(t), 0);
+    assert_int_equal(sg_store_check(s, problem_fail, NULL), 0);
+    nonempty += run_queries(s, &md, 200, &def);
+    assert_true(nonempty > (queries + 200) / 2);
     sg_store_close(s);
     tu_rmrf(dir);
 }
@@ -1005,6 +1089,7 @@ int main(void)
         cmocka_unit_test(test_weights_file),
         cmocka_unit_test(test_shipped_weights_are_the_defaults),
         cmocka_unit_test(test_randomized_against_reference),
+        cmocka_unit_test(test_queries_inside_a_write_transaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
