@@ -62,6 +62,21 @@ typedef struct sg__wview {
     int32_t available_to;           /* days or SG_DATE_NONE */
 } sg__wview;
 
+/* Cells: squares of SG__CELL_E6 micro-degrees.  A job is also posted
+ * under the cell of each of its positioned sites (store_records.c), so
+ * that a worker's query reads the jobs of the outer rings that may be near
+ * it (distance points) apart from those that cannot be (match.c). */
+#define SG__CELL_E6 500000 /* half a degree: ~55 km north-south */
+#define SG__CELL_NONE UINT32_MAX
+
+/* sg__cell is the cell of position g (known): row << 16 | column. */
+static inline uint32_t sg__cell(int32_t lat_e6, int32_t lon_e6)
+{
+    uint32_t row = (uint32_t)(((int64_t)lat_e6 + 90000000) / SG__CELL_E6);
+    uint32_t col = (uint32_t)(((int64_t)lon_e6 + 180000000) / SG__CELL_E6);
+    return row << 16 | col;
+}
+
 /* sg__geo_of converts degrees (already rounded to 1e-6) to micro-degrees. */
 sg__geo sg__geo_of(bool has, double lat, double lon);
 
@@ -130,6 +145,7 @@ typedef struct sg__jhead {
     int32_t posted_date;           /* Asia/Shanghai date */
     uint8_t tier[SG_SITES_MAX];    /* tier from the home village to each site */
     bool site_geo[SG_SITES_MAX];   /* the site's position is known */
+    uint32_t site_cell[SG_SITES_MAX]; /* ... and then its cell (sg__cell) */
 } sg__jhead;
 
 /* sg__view_id copies the id of a job view (job) or a worker view into id:
@@ -200,6 +216,12 @@ struct sg_txn;
 struct sg_match;
 struct sg_match_opts;
 struct sg_match_list;
+struct sg_weights;
+
+/* sg__near_cells writes into out (SG_MATCH_NEAR_MAX) the cells holding
+ * every position nearer to g than wt's distance range and returns their
+ * count, or -1 when the query does without them (match.c). */
+int sg__near_cells(const struct sg_weights *wt, sg__geo g, uint32_t *out);
 
 /* sg__match_job_rec is sg_match_job for a job already loaded (rec,
  * borrowed), as a push holds it.  When views is not NULL it receives,

@@ -543,6 +543,13 @@ typedef struct query {
      * skill (in the job's order) is list_skill, 0: who hold none. */
     bool split;
     sg_skill list_skill;
+    /* worker -> jobs, a worker with a position: the cells its distance
+     * points can come from (sg__near_cells), the kind of the pass being
+     * walked and, in a near pass, the cell of the list being read. */
+    uint32_t near[SG_MATCH_NEAR_MAX];
+    int nnear; /* -1: the outer rings are not split */
+    uint8_t kind;
+    uint32_t cell;
     /* worker -> jobs: the parts of the head bound fixed for the worker. */
     int32_t hb_base;                  /* skill and priority */
     int32_t hb_fit[SG_SOURCE__COUNT]; /* channel, by the job's source */
@@ -655,8 +662,19 @@ typedef struct pass {
     uint8_t cls;    /* labor class (job -> workers) */
     uint8_t prio;   /* priority bits (job -> workers) */
     uint8_t list;   /* job -> workers: 0, or 1 + a preferred skill's index */
+    uint8_t kind;   /* worker -> jobs: PASS_RING, PASS_NEAR or PASS_FAR */
     sg_skill skill; /* job -> workers: the skill the list is posted under */
 } pass;
+/* A worker's passes.  With a position, the jobs of the outer rings (city,
+ * province, anywhere: wide areas, whose pairs mostly get no distance
+ * points) are read in two kinds of pass: one near pass reads the jobs
+ * with a positioned site in the cells around the worker (sg__near_cells) --
+ * the only ones that can earn distance points -- and each outer ring's
+ * far pass reads the rest, bounded without distance points, so that its
+ * walk stops at the first job whose wage cannot lift it (on_job_posting)
+ * instead of reading the whole ring.  Inner rings, and a worker without
+ * a position, have one pass a ring. */
+enum { PASS_RING, PASS_NEAR, PASS_FAR };
 #define PASS_BITS 8 /* priority bits and whether the worker has a position */
 #define PASS_LISTS (1 + SG_REQ_SKILLS_MAX)
 #define PASS_MAX (SG_TRAVEL__COUNT * SG_LABOR__COUNT * PASS_BITS * PASS_LISTS)
@@ -667,24 +685,89 @@ static int cmp_pass(const void *a, const void *b)
     if (x->bound != y->bound) {
         return x->bound > y->bound ? -1 : 1;
     }
-    int kx = ((x->ring * SG_LABOR__COUNT + x->cls) * PASS_BITS + x->prio) *
-                 PASS_LISTS + x->list;
-    int ky = ((y->ring * SG_LABOR__COUNT + y->cls) * PASS_BITS + y->prio) *
-                 PASS_LISTS + y->list;
+    int kx = (((x->ring * SG_LABOR__COUNT + x->cls) * PASS_BITS + x->prio) *
+                  PASS_LISTS + x->list) * 3 + x->kind;
+    int ky = (((y->ring * SG_LABOR__COUNT + y->cls) * PASS_BITS + y->prio) *
+                  PASS_LISTS + y->list) * 3 + y->kind;
     return kx - ky;
 }
 
-/* worker_passes orders the rings worker w (its household zero or not)
- * reaches. */
+/* sg__near_cells writes into out the cells (sg__cell) that hold every
+ * position nearer to g than weights wt's distance range -- the only
+ * places a site can earn distance points from -- and returns their
+ * count, or -1 when there is no use in them (no position, no distance
+ * points) or they are too many (SG_MATCH_NEAR_MAX) or the square around
+ * g crosses a pole or the date line.  The square is taken wide: latitude
+ * changes by at most the distance over the earth's radius, and longitude
+ * by what the haversine formula allows at the square's widest latitude,
+ * both with a margin against rounding. */
+int sg__near_cells(const sg_weights *wt, sg__geo g, uint32_t *out)
+{
+    if (!g.has || wt->km <= 0 || wt->km_range <= 0) {
+        return -1;
+    }
+    const double pi = 3.14159265358979323846, earth = 6371.0;
+    double r = wt->km_range * 1.01 + 0.5; /* km */
+    double dlat = r / earth * 180.0 / pi;
+    double lat = g.lat_e6 / 1e6, lon = g.lon_e6 / 1e6;
+    double widest = fabs(lat) + dlat;
+    if (widest >= 89.0) {
+        return -1;
+    }
+    double s = sin(r / (2.0 * earth)) / cos(widest * pi / 180.0);
+    if (s >= 1.0) {
+        return -1;
+    }
+    double dlon = 2.0 * asin(s) * 180.0 / pi;
+    if (lon - dlon <= -180.0 || lon + dlon >= 180.0) {
+        return -1;
+    }
+    uint32_t lo = sg__cell((int32_t)floor((lat - dlat) * 1e6),
+                           (int32_t)floor((lon - dlon) * 1e6));
+    uint32_t hi = sg__cell((int32_t)ceil((lat + dlat) * 1e6),
+                           (int32_t)ceil((lon + dlon) * 1e6));
+    int n = 0;
+    for (uint32_t row = lo >> 16; row <= hi >> 16; row++) {
+        for (uint32_t col = lo & 0xffff; col <= (hi & 0xffff); col++) {
+            if (n == SG_MATCH_NEAR_MAX) {
+                return -1;
+            }
+            out[n++] = row << 16 | col;
+        }
+    }
+    return n;
+}
+
+/* first_near is the first of q's near cells (in their order) holding a
+ * positioned site of job head h, or SG__CELL_NONE. */
+static uint32_t first_near(const query *q, const sg__jhead *h)
+{
+    int best = q->nnear;
+    for (int i = 0; i < h->nsites; i++) {
+        if (!h->site_geo[i]) {
+            continue;
+        }
+        for (int k = 0; k < best; k++) {
+            if (q->near[k] == h->site_cell[i]) {
+                best = k;
+                break;
+            }
+        }
+    }
+    return best < q->nnear ? q->near[best] : SG__CELL_NONE;
+}
+
+/* worker_passes orders the passes of worker w (its household zero or
+ * not; nnear: its near cells, or -1). */
 static size_t worker_passes(const sg_weights *wt, const sg__wview *w,
-                            bool zero, pass *out)
+                            bool zero, int nnear, pass *out)
 {
     int32_t prio =
         (w->category == SG_CAT_MONITORED && !w->risk_eliminated ? wt->risk
                                                                 : 0) +
         (zero ? wt->zero_household : 0);
-    int32_t base = max_base(wt, w->labor_class, -1, prio, wt->fresh) +
-                   (w->geo.has ? wt->km : 0);
+    int32_t base = max_base(wt, w->labor_class, -1, prio, wt->fresh);
+    int32_t km = w->geo.has ? wt->km : 0;
     /* A job is met in the ring of its nearest site, but another site,
      * farther and still within the worker's travel, may give more points
      * (weights need not fall with the tier). */
@@ -694,7 +777,13 @@ static size_t worker_passes(const sg_weights *wt, const sg__wview *w,
         for (int t = r + 1; t <= w->travel; t++) {
             site = wt->tier[t] > site ? wt->tier[t] : site;
         }
-        out[n++] = (pass){base + site, (uint8_t)r, 0, 0, 0, 0};
+        bool far = nnear >= 0 && r >= SG_TRAVEL_CITY;
+        out[n++] = (pass){base + site + (far ? 0 : km), (uint8_t)r, 0, 0, 0,
+                          far ? PASS_FAR : PASS_RING, 0};
+        if (far && r == SG_TRAVEL_CITY) {
+            out[n++] = (pass){base + site + km, (uint8_t)r, 0, 0, 0,
+                              PASS_NEAR, 0};
+        }
     }
     qsort(out, n, sizeof(pass), cmp_pass);
     return n;
@@ -773,6 +862,7 @@ static size_t job_passes(const sg_weights *wt, const sg_job *j,
                     }
                     out[n++] = (pass){bound + skill[l], (uint8_t)r,
                                       (uint8_t)c, (uint8_t)b, (uint8_t)l,
+                                      PASS_RING,
                                       l == 0 ? anchor : jv->pref[l - 1]};
                 }
             }
@@ -838,8 +928,9 @@ static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
  * but for the wage part -- the best channel fit of any source, the most
  * freshness, and the most proximity points of any site from tier r out
  * to the worker's travel (a job's nearest site is in r, another may be
- * farther, and weights need not fall with the tier). */
-static int32_t stop_base(const query *q, int r)
+ * farther, and weights need not fall with the tier), distance points
+ * included unless km is false (a far pass). */
+static int32_t stop_base(const query *q, int r, bool km)
 {
     int32_t fit = 0, site = 0;
     for (int s = 0; s < SG_SOURCE__COUNT; s++) {
@@ -849,7 +940,7 @@ static int32_t stop_base(const query *q, int r)
         site = q->wt->tier[t] > site ? q->wt->tier[t] : site;
     }
     return q->hb_base + fit + q->wt->fresh + site +
-           (q->w.geo.has ? q->wt->km : 0);
+           (km && q->w.geo.has ? q->wt->km : 0);
 }
 
 static int on_job_posting(void *arg, const uint8_t *p, size_t n)
@@ -873,8 +964,16 @@ static int on_job_posting(void *arg, const uint8_t *p, size_t n)
         q->err = SG_ECORRUPT;
         return SG_ECORRUPT;
     }
-    if (ring != q->ring) {
+    if (q->kind == PASS_NEAR) {
+        /* The outer rings' jobs with a positioned site near, each in the
+         * list of the first near cell it has a site in. */
+        if (ring < SG_TRAVEL_CITY || first_near(q, &h) != q->cell) {
+            return 0;
+        }
+    } else if (ring != q->ring) {
         return 0; /* met (or to be met) in its own ring: left packed */
+    } else if (q->kind == PASS_FAR && first_near(q, &h) != SG__CELL_NONE) {
+        return 0; /* met in the near pass */
     }
     if (kth != NULL) {
         /* The head bound, the worker's parts precomputed; first with the
@@ -916,24 +1015,49 @@ static const sg_weights *defaults(void)
     return &default_weights;
 }
 
-/* worker_ring reads ring r of worker rec's jobs: the jobs posted at the
- * prefix of r's length of its village, under "no required skill" and
- * each skill it holds, a list each. */
-static int worker_ring(sg_txn *t, const sg_worker *rec, int r,
+/* list_begin / list_end keep the count of one list's entries. */
+static void list_begin(lists *ls)
+{
+    ls->in_list = 0;
+    if (ls->limits != NULL) {
+        ls->limit = ls->n < ls->nlimits ? ls->limits[ls->n] : 0;
+    }
+}
+
+static void list_end(lists *ls)
+{
+    if (ls->reads != NULL && ls->n < SG_MATCH_LISTS_MAX) {
+        ls->reads[ls->n] = ls->in_list;
+    }
+    ls->n++;
+}
+
+/* worker_pass reads pass p of worker rec's jobs: for a ring (or a far
+ * pass), the jobs posted at the prefix of the ring's length of its
+ * village; for the near pass, those posted under each of the near cells
+ * (nnear of them), telling *cell (when not NULL) which cell's list is
+ * being read.  Either under "no required skill" and each skill it holds,
+ * a list each. */
+static int worker_pass(sg_txn *t, const sg_worker *rec, const pass *p,
+                       const uint32_t *near, int nnear, uint32_t *cell,
                        sg_posting_cb cb, void *arg, lists *ls)
 {
-    int plen = sg_travel_prefix_len(r), rc = 0;
-    for (int i = -1; rc == 0 && i < (int)rec->nskills; i++) {
-        ls->in_list = 0;
-        if (ls->limits != NULL) {
-            ls->limit = ls->n < ls->nlimits ? ls->limits[ls->n] : 0;
+    int plen = sg_travel_prefix_len(p->ring), rc = 0;
+    int ncells = p->kind == PASS_NEAR ? nnear : 1;
+    for (int c = 0; rc == 0 && c < ncells; c++) {
+        if (p->kind == PASS_NEAR && cell != NULL) {
+            *cell = near[c];
         }
-        rc = sg_txn_job_postings(t, rec->labor_class, rec->region, plen,
-                                 i < 0 ? 0 : rec->skills[i], cb, arg);
-        if (ls->reads != NULL && ls->n < SG_MATCH_LISTS_MAX) {
-            ls->reads[ls->n] = ls->in_list;
+        for (int i = -1; rc == 0 && i < (int)rec->nskills; i++) {
+            sg_skill anchor = i < 0 ? 0 : rec->skills[i];
+            list_begin(ls);
+            rc = p->kind == PASS_NEAR
+                     ? sg_txn_job_cell(t, rec->labor_class, near[c], anchor,
+                                       cb, arg)
+                     : sg_txn_job_postings(t, rec->labor_class, rec->region,
+                                           plen, anchor, cb, arg);
+            list_end(ls);
         }
-        ls->n++;
     }
     return rc;
 }
@@ -966,8 +1090,11 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
     for (int s = 0; s < SG_SOURCE__COUNT; s++) {
         q.hb_fit[s] = q.wt->channel * q.wt->fit[q.w.labor_class][s] / 100;
     }
-    pass ps[SG_TRAVEL__COUNT];
-    size_t np = rec->seeking ? worker_passes(q.wt, &q.w, q.zero, ps) : 0;
+    q.nnear = rec->travel >= SG_TRAVEL_CITY ? sg__near_cells(q.wt, q.w.geo, q.near)
+                                           : -1;
+    pass ps[SG_TRAVEL__COUNT + 1];
+    size_t np =
+        rec->seeking ? worker_passes(q.wt, &q.w, q.zero, q.nnear, ps) : 0;
     uint32_t walked = 0;
     q.ls = (lists){.reads = out->reads};
     for (size_t i = 0; rc == 0 && i < np; i++) {
@@ -975,8 +1102,10 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
             break; /* and every pass after it */
         }
         q.ring = ps[i].ring;
-        q.stop_base = stop_base(&q, ps[i].ring);
-        rc = worker_ring(t, rec, ps[i].ring, on_job_posting, &q, &q.ls);
+        q.kind = ps[i].kind;
+        q.stop_base = stop_base(&q, ps[i].ring, ps[i].kind != PASS_FAR);
+        rc = worker_pass(t, rec, &ps[i], q.near, q.nnear, &q.cell,
+                         on_job_posting, &q, &q.ls);
         walked = (uint32_t)i + 1;
     }
     if (rc != 0) {
@@ -1155,11 +1284,13 @@ int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
     sg__wview_of(w, &v);
     bool employed = false;
     int rc = sg_txn_household_employed(t, w->household, &employed);
-    pass ps[SG_TRAVEL__COUNT];
-    size_t np = worker_passes(wt, &v, !employed, ps);
+    uint32_t near[SG_MATCH_NEAR_MAX];
+    int nnear = w->travel >= SG_TRAVEL_CITY ? sg__near_cells(wt, v.geo, near) : -1;
+    pass ps[SG_TRAVEL__COUNT + 1];
+    size_t np = worker_passes(wt, &v, !employed, nnear, ps);
     floor_acc a = {.ls = {.limits = l->reads, .nlimits = l->nlists}};
     for (size_t i = 0; rc == 0 && i < l->walked && i < np; i++) {
-        rc = worker_ring(t, w, ps[i].ring, touch, &a, &a.ls);
+        rc = worker_pass(t, w, &ps[i], near, nnear, NULL, touch, &a, &a.ls);
     }
     floor_sink = a.sum;
     *entries = a.entries;

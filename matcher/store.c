@@ -32,9 +32,12 @@
  * worker's query stops where the wage cannot lift a pair into its top K;
  * from 8 on, a worker posting key's priority byte also says whether the
  * worker has a position, so a job's query passes over the workers who
- * cannot earn distance points as whole ranges.  Older stores have their postings rebuilt at
- * their first writable open. */
-#define LAYOUT 8
+ * cannot earn distance points as whole ranges; from 9 on, a job is also
+ * posted under the cell (half a degree square) of each positioned site,
+ * so that a worker's query reads the outer rings' jobs that can earn
+ * distance points apart from those that cannot.  Older stores have their
+ * postings rebuilt at their first writable open. */
+#define LAYOUT 9
 
 #define DEFAULT_MAPSIZE ((size_t)64 << 30)
 

@@ -108,6 +108,24 @@ int sg__entries_of_worker(const sg_worker *w, bool zero, entry_cb cb,
     return rc;
 }
 
+/* cell_key fills the posting key of the jobs of labor class c with a
+ * positioned site in cell (sg__cell) posted under anchor: the plen byte
+ * CELL_PLEN, which no region prefix has, then the cell (big-endian). */
+#define CELL_PLEN 0xff
+static void cell_key(uint8_t key[POST_KEY_LEN], int c, uint32_t cell,
+                     sg_skill anchor)
+{
+    memset(key, 0, POST_KEY_LEN);
+    key[0] = (uint8_t)c;
+    key[1] = CELL_PLEN;
+    key[2] = (uint8_t)(cell >> 24);
+    key[3] = (uint8_t)(cell >> 16);
+    key[4] = (uint8_t)(cell >> 8);
+    key[5] = (uint8_t)cell;
+    key[14] = (uint8_t)(anchor >> 8);
+    key[15] = (uint8_t)anchor;
+}
+
 static const int levels[] = {SG_LEVEL_VILLAGE, SG_LEVEL_TOWNSHIP,
                              SG_LEVEL_COUNTY,  SG_LEVEL_CITY,
                              SG_LEVEL_PROVINCE, 0};
@@ -142,6 +160,24 @@ int sg__entries_of_job(const sg_job *j, entry_cb cb, void *arg)
                     post_key(key, c, plen, j->sites[i].region, plen, anchor);
                     rc = cb(arg, DB_JPOST, key, sizeof(key), val, vl);
                 }
+            }
+        }
+        /* And under the cell of each positioned site, once a cell. */
+        for (size_t i = 0; i < view.nsites && rc == 0; i++) {
+            if (!view.site_geo[i].has) {
+                continue;
+            }
+            uint32_t cell = sg__cell(view.site_geo[i].lat_e6,
+                                     view.site_geo[i].lon_e6);
+            bool seen = false;
+            for (size_t k = 0; k < i && !seen; k++) {
+                seen = view.site_geo[k].has &&
+                       sg__cell(view.site_geo[k].lat_e6,
+                                view.site_geo[k].lon_e6) == cell;
+            }
+            if (!seen) {
+                cell_key(key, c, cell, anchor);
+                rc = cb(arg, DB_JPOST, key, sizeof(key), val, vl);
             }
         }
     }
@@ -773,6 +809,14 @@ int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
     }
     uint8_t key[POST_KEY_LEN];
     post_key(key, labor_class, plen, prefix, plen, anchor);
+    return walk_dups(t, DB_JPOST, key, cb, arg);
+}
+
+int sg_txn_job_cell(sg_txn *t, int labor_class, uint32_t cell,
+                    sg_skill anchor, sg_posting_cb cb, void *arg)
+{
+    uint8_t key[POST_KEY_LEN];
+    cell_key(key, labor_class, cell, anchor);
     return walk_dups(t, DB_JPOST, key, cb, arg);
 }
 

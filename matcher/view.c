@@ -247,8 +247,14 @@ int sg__jview_head(const uint8_t *p, size_t n, const char *region,
          * so the site's unterminated bytes can be given as they are. */
         int t = sg__tier(region, (const char *)p + o);
         bool geo = p[o + SG_REGION_LEN] != 0;
+        if (geo && o + JSITE_MIN + 8 > n) {
+            return SG_ECORRUPT;
+        }
         h->tier[i] = (uint8_t)t;
         h->site_geo[i] = geo;
+        h->site_cell[i] = geo ? sg__cell(ld32(p + o + JSITE_MIN),
+                                         ld32(p + o + JSITE_MIN + 4))
+                              : SG__CELL_NONE;
         ring = t < ring ? t : ring;
         o += JSITE_MIN + (geo ? 8 : 0);
     }

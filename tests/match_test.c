@@ -568,6 +568,12 @@ static void test_randomized_against_reference(void **state)
     custom.zero_household = 7;
     custom.fresh_days = 3;
     custom.fit[SG_LABOR_HALF][SG_SOURCE_WORKSHOP] = 33;
+    /* Distance points out to 50 km: a worker's near cells (match.c) then
+     * reach farther into the test's world, and the near pass and the far
+     * passes both find jobs. */
+    sg_weights wide = def;
+    wide.km_range = 50;
+    wide.km = 150;
 
     size_t total_nonempty = 0;
     for (int round = 0; round < 4; round++) {
@@ -581,10 +587,11 @@ static void test_randomized_against_reference(void **state)
         assert_int_equal(sg_store_check(s, problem_fail, NULL), 0);
         total_nonempty += run_queries(s, &md, 400, &def);
         total_nonempty += run_queries(s, &md, 100, &custom);
+        total_nonempty += run_queries(s, &md, 100, &wide);
     }
-    /* 2,000 queries in all; most of them must have found something, or
+    /* 2,400 queries in all; most of them must have found something, or
      * the comparison proves little. */
-    assert_true(total_nonempty > 1000);
+    assert_true(total_nonempty > 1200);
     sg_store_close(s);
     tu_rmrf(dir);
 }
@@ -745,6 +752,63 @@ static size_t query_worker(fixture *f, const char *id, int32_t as_of,
     }
     sg_match_list_free(&l);
     return n;
+}
+
+/* sg__near_cells holds the cell of every position nearer than the
+ * distance range (sg__km, as scoring computes it), at random places,
+ * ranges and offsets, many of them just inside the range; where it gives
+ * no cells the query reads as it did without them, and that must be rare
+ * at the ranges weights use. */
+static void test_near_cells_hold_every_near_site(void **state)
+{
+    (void)state;
+    srand(11);
+    static const int ranges[] = {1, 7, 30, 50};
+    long inside = 0, edge = 0, without = 0, tried = 0;
+    for (int n = 0; n < 200000; n++) {
+        sg_weights wt;
+        sg_weights_default(&wt);
+        wt.km_range = ranges[rand() % 4];
+        double lat = -60 + 120.0 * rand() / RAND_MAX;
+        double lon = -175 + 350.0 * rand() / RAND_MAX;
+        sg__geo g = sg__geo_of(true, round(lat * 1e6) / 1e6,
+                               round(lon * 1e6) / 1e6);
+        uint32_t near[SG_MATCH_NEAR_MAX];
+        int nn = sg__near_cells(&wt, g, near);
+        tried++;
+        if (nn < 0) {
+            without++;
+            continue;
+        }
+        /* A site up to 1.2 ranges away in latitude and longitude alike:
+         * the square's corners are farther than the range, its middle
+         * nearer. */
+        double deg = wt.km_range * 1.2 / 111.0;
+        double slat = lat + deg * (2.0 * rand() / RAND_MAX - 1);
+        double slon = lon + deg / cos(slat * 3.14159265358979 / 180) *
+                                (2.0 * rand() / RAND_MAX - 1);
+        sg__geo site = sg__geo_of(true, round(slat * 1e6) / 1e6,
+                                  round(slon * 1e6) / 1e6);
+        double km = sg__km(g, site);
+        if (km >= wt.km_range) {
+            continue;
+        }
+        inside++;
+        edge += km > 0.9 * wt.km_range;
+        uint32_t c = sg__cell(site.lat_e6, site.lon_e6);
+        bool held = false;
+        for (int i = 0; i < nn && !held; i++) {
+            held = near[i] == c;
+        }
+        if (!held) {
+            fail_msg("site %.6f,%.6f is %.3f km from %.6f,%.6f (range %d) "
+                     "and its cell is not among the %d near ones",
+                     slat, slon, km, lat, lon, wt.km_range, nn);
+        }
+    }
+    assert_true(inside > 50000);
+    assert_true(edge > 5000);
+    assert_true(without < tried / 10);
 }
 
 /* sg__tier (word at a time) agrees with sg_region_tier on random codes
@@ -1077,6 +1141,7 @@ int main(void)
     assert_int_equal(sg_date_parse("2026-11-01", 10, &base_day), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tier_fast),
+        cmocka_unit_test(test_near_cells_hold_every_near_site),
         cmocka_unit_test_setup_teardown(test_parts_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hard_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_and_ties, setup, teardown),

@@ -73,9 +73,12 @@ typedef struct sg_match_opts {
     const sg_weights *w;      /* borrowed; NULL = defaults */
 } sg_match_opts;
 
-/* The posting lists a worker's query may read: one per ring and per
- * skill it holds, and one for "no skill required". */
-#define SG_MATCH_LISTS_MAX (SG_TRAVEL__COUNT * (SG_SKILLS_MAX + 1))
+/* The posting lists a worker's query may read: per ring, and per cell
+ * near it (at most SG_MATCH_NEAR_MAX, matcher/match.c), one per skill it
+ * holds and one for "no skill required". */
+#define SG_MATCH_NEAR_MAX 16
+#define SG_MATCH_LISTS_MAX                                                    \
+    ((SG_TRAVEL__COUNT + SG_MATCH_NEAR_MAX) * (SG_SKILLS_MAX + 1))
 
 /* sg_match_list holds ranked results; free with sg_match_list_free. */
 typedef struct sg_match_list {

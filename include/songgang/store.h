@@ -219,6 +219,11 @@ typedef int (*sg_posting_cb)(void *arg, const uint8_t *v, size_t n);
 int sg_txn_job_postings(sg_txn *t, int labor_class, const char *prefix,
                         int plen, sg_skill anchor, sg_posting_cb cb,
                         void *arg);
+/* sg_txn_job_cell walks, as sg_txn_job_postings does, the open jobs of
+ * labor class posted under anchor with a positioned site in cell (a
+ * square of half a degree, numbered by the matcher). */
+int sg_txn_job_cell(sg_txn *t, int labor_class, uint32_t cell,
+                    sg_skill anchor, sg_posting_cb cb, void *arg);
 /* sg_txn_worker_range walks the seeking workers posted under (labor class,
  * travel, skill (0 = all), priority bits prio (1: monitored and at risk,
  * 2: household with nobody employed, 4: has a position)) whose home village starts with the
