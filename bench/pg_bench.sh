@@ -182,7 +182,7 @@ jq --arg data "songgang gen --county 360425 --counties $K --workers $W --jobs $J
         "PostgreSQL load: $load_s s in all (COPY $copy_s s, indexes $index_s s, VACUUM ANALYZE $analyze_s s; $pgsize)."
     echo "PostgreSQL: shared_buffers ${PG_SHARED_BUFFERS:-4GB}, work_mem ${PG_WORK_MEM:-64MB}," \
         "effective_cache_size ${PG_EFFECTIVE_CACHE:-16GB}, jit off; queries over TCP on 127.0.0.1," \
-        "prepared statements, tables and indexes prewarmed. The matcher runs in-process."
+        "prepared statements, tables and indexes prewarmed (pg_prewarm). The matcher runs in-process, its store read through once first (sg_store_prewarm)."
     echo
     cat "$WORK/vs_pg.out"
 } >"$OUTM"

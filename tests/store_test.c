@@ -125,6 +125,34 @@ static size_t matches(fixture *f, const char *worker)
     return n;
 }
 
+/* sg_store_prewarm reads every entry: on an empty store nothing but the
+ * meta entries, and each record put adds at least its own bytes (record,
+ * id key, index entries). */
+static void test_prewarm_reads_every_entry(void **state)
+{
+    fixture *f = *state;
+    uint64_t empty, one, two;
+    assert_int_equal(sg_store_prewarm(f->s, &empty), 0);
+    sg_worker w;
+    mk_worker(&w, "w1", "h1");
+    put_worker(f, &w);
+    assert_int_equal(sg_store_prewarm(f->s, &one), 0);
+    sg_buf b;
+    sg_buf_init(&b);
+    sg_worker_encode(&w, &b);
+    assert_true(one >= empty + b.len + strlen("w1"));
+    sg_job j;
+    mk_job(&j, "j1");
+    put_job(f, &j);
+    assert_int_equal(sg_store_prewarm(f->s, &two), 0);
+    sg_buf_free(&b);
+    sg_buf_init(&b);
+    sg_job_encode(&j, &b);
+    assert_true(two >= one + b.len + strlen("j1"));
+    sg_buf_free(&b);
+    assert_int_equal(check(f), 0);
+}
+
 static void test_put_get_update_delete(void **state)
 {
     fixture *f = *state;
@@ -476,6 +504,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_finds_tampering, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_layout_upgrade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prewarm_reads_every_entry, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,12 @@ const uint8_t *sg_store_token_seed(const sg_store *s);
 
 /* sg_store_bytes sets *bytes to the size of the store's used pages. */
 int sg_store_bytes(sg_store *s, uint64_t *bytes);
+/* sg_store_prewarm reads every entry of the store once (from the file
+ * when it is not cached, and into this process's map), as pg_prewarm
+ * loads a PostgreSQL relation, and sets *bytes to the bytes of keys and
+ * values read: for a benchmark, so that neither side of a comparison
+ * starts cold. */
+int sg_store_prewarm(sg_store *s, uint64_t *bytes);
 
 /* Data versions.  The version of the data is LMDB's transaction id: every
  * commit that changes something raises it (a commit that changes nothing
