@@ -145,7 +145,8 @@ typedef struct sg__jhead {
     int32_t posted_date;           /* Asia/Shanghai date */
     uint8_t tier[SG_SITES_MAX];    /* tier from the home village to each site */
     bool site_geo[SG_SITES_MAX];   /* the site's position is known */
-    uint32_t site_cell[SG_SITES_MAX]; /* ... and then its cell (sg__cell) */
+    const uint8_t *site_pos[SG_SITES_MAX]; /* ... and then its packed
+                                            * latitude, longitude (e6) */
 } sg__jhead;
 
 /* sg__view_id copies the id of a job view (job) or a worker view into id:
@@ -169,6 +170,9 @@ static inline int32_t sg__jview_wage(const uint8_t *p)
  * and those that cannot enter its top K, on this alone. */
 int sg__jview_head(const uint8_t *p, size_t n, const char *region,
                    sg__jhead *h);
+/* sg__jhead_cell is the cell (sg__cell) of site i of head h, whose
+ * position is known (read only by the passes that need it). */
+uint32_t sg__jhead_cell(const sg__jhead *h, int i);
 /* sg__whead: the fields of a packed worker view that bound what a pair
  * could score, read without unpacking the rest. */
 typedef struct sg__whead {

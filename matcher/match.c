@@ -747,14 +747,25 @@ static uint32_t first_near(const query *q, const sg__jhead *h)
         if (!h->site_geo[i]) {
             continue;
         }
+        uint32_t cell = sg__jhead_cell(h, i);
         for (int k = 0; k < best; k++) {
-            if (q->near[k] == h->site_cell[i]) {
+            if (q->near[k] == cell) {
                 best = k;
                 break;
             }
         }
     }
     return best < q->nnear ? q->near[best] : SG__CELL_NONE;
+}
+
+/* worker_near writes worker w's near cells into near: their count, or -1
+ * when its outer rings are read whole (it does not travel that far, or
+ * sg__near_cells gives none). */
+static int worker_near(const sg_weights *wt, const sg__wview *w,
+                       uint32_t *near)
+{
+    return w->travel >= SG_TRAVEL_CITY ? sg__near_cells(wt, w->geo, near)
+                                       : -1;
 }
 
 /* worker_passes orders the passes of worker w (its household zero or
@@ -1090,8 +1101,7 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
     for (int s = 0; s < SG_SOURCE__COUNT; s++) {
         q.hb_fit[s] = q.wt->channel * q.wt->fit[q.w.labor_class][s] / 100;
     }
-    q.nnear = rec->travel >= SG_TRAVEL_CITY ? sg__near_cells(q.wt, q.w.geo, q.near)
-                                           : -1;
+    q.nnear = worker_near(q.wt, &q.w, q.near);
     pass ps[SG_TRAVEL__COUNT + 1];
     size_t np =
         rec->seeking ? worker_passes(q.wt, &q.w, q.zero, q.nnear, ps) : 0;
@@ -1285,7 +1295,7 @@ int sg_match_floor_worker(sg_txn *t, const sg_worker *w,
     bool employed = false;
     int rc = sg_txn_household_employed(t, w->household, &employed);
     uint32_t near[SG_MATCH_NEAR_MAX];
-    int nnear = w->travel >= SG_TRAVEL_CITY ? sg__near_cells(wt, v.geo, near) : -1;
+    int nnear = worker_near(wt, &v, near);
     pass ps[SG_TRAVEL__COUNT + 1];
     size_t np = worker_passes(wt, &v, !employed, nnear, ps);
     floor_acc a = {.ls = {.limits = l->reads, .nlimits = l->nlists}};

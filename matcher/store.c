@@ -282,8 +282,6 @@ const uint8_t *sg_store_token_seed(const sg_store *s)
     return s->have_tkey ? s->tkey : NULL;
 }
 
-static volatile uint8_t prewarm_sink;
-
 int sg_store_bytes(sg_store *s, uint64_t *bytes)
 {
     MDB_envinfo info;
@@ -496,6 +494,8 @@ uint64_t sg_txn_version(sg_txn *t)
 {
     return (uint64_t)mdb_txn_id(t->txn);
 }
+
+static volatile uint8_t prewarm_sink;
 
 int sg_store_prewarm(sg_store *s, uint64_t *bytes)
 {

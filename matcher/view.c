@@ -252,13 +252,16 @@ int sg__jview_head(const uint8_t *p, size_t n, const char *region,
         }
         h->tier[i] = (uint8_t)t;
         h->site_geo[i] = geo;
-        h->site_cell[i] = geo ? sg__cell(ld32(p + o + JSITE_MIN),
-                                         ld32(p + o + JSITE_MIN + 4))
-                              : SG__CELL_NONE;
+        h->site_pos[i] = geo ? p + o + JSITE_MIN : NULL;
         ring = t < ring ? t : ring;
         o += JSITE_MIN + (geo ? 8 : 0);
     }
     return o == n ? ring : SG_ECORRUPT;
+}
+
+uint32_t sg__jhead_cell(const sg__jhead *h, int i)
+{
+    return sg__cell(ld32(h->site_pos[i]), ld32(h->site_pos[i] + 4));
 }
 
 int sg__jview_unpack(const uint8_t *p, size_t n, sg__jview *v)
