@@ -147,6 +147,9 @@ typedef struct sg__jhead {
     bool site_geo[SG_SITES_MAX];   /* the site's position is known */
     const uint8_t *site_pos[SG_SITES_MAX]; /* ... and then its packed
                                             * latitude, longitude (e6) */
+    uint8_t npref;                 /* preferred skills ... */
+    const uint8_t *pref;           /* ... packed, sorted (sg__jhead_held) */
+    uint32_t sites;                /* offset of the first site */
 } sg__jhead;
 
 /* sg__view_id copies the id of a job view (job) or a worker view into id:
@@ -170,6 +173,16 @@ static inline int32_t sg__jview_wage(const uint8_t *p)
  * and those that cannot enter its top K, on this alone. */
 int sg__jview_head(const uint8_t *p, size_t n, const char *region,
                    sg__jhead *h);
+/* sg__jview_head in two steps: the fixed part (source, wage, posted date,
+ * preferred skills; 0 or SG_ECORRUPT), then the sites, whose tiers a
+ * query needs only for the entries the fixed part leaves in the running
+ * (the ring, or SG_ECORRUPT). */
+int sg__jview_head_fixed(const uint8_t *p, size_t n, sg__jhead *h);
+int sg__jview_head_sites(const uint8_t *p, size_t n, const char *region,
+                         sg__jhead *h);
+/* sg__jhead_held is how many of head h's preferred skills sorted list
+ * skills (n) holds: the skill part of a pair, read off the head. */
+size_t sg__jhead_held(const sg__jhead *h, const sg_skill *skills, size_t n);
 /* sg__jhead_cell is the cell (sg__cell) of site i of head h, whose
  * position is known (read only by the passes that need it). */
 uint32_t sg__jhead_cell(const sg__jhead *h, int i);

@@ -448,12 +448,61 @@ static sg_skill first_common(const sg_skill *a, size_t na, const sg_skill *b,
     return 0;
 }
 
-static void where(char *buf, size_t cap, const sg_match *m)
+/* The reasons are written piece by piece into m->reason (what snprintf
+ * wrote before: the same bytes, cut at the same length); only the
+ * distance goes through printf ("%.1f"), the rest are appends: a query
+ * writes the reasons of its whole top K. */
+typedef struct rs {
+    char *b;    /* out (cap bytes), NUL-terminated */
+    size_t cap;
+    size_t n;   /* bytes written, cut at cap - 1 */
+} rs;
+
+static void rs_init(rs *r, char *b, size_t cap)
 {
+    r->b = b;
+    r->cap = cap;
+    r->n = 0;
+    b[0] = '\0';
+}
+
+static void rs_put(rs *r, const char *s)
+{
+    if (s == NULL) {
+        s = "(null)"; /* as printf wrote an unnamed value */
+    }
+    size_t l = strlen(s);
+    if (r->n + l >= r->cap) {
+        l = r->cap - 1 - r->n;
+    }
+    memcpy(r->b + r->n, s, l);
+    r->n += l;
+    r->b[r->n] = '\0';
+}
+
+static void rs_int(rs *r, int v)
+{
+    char num[16], *p = num + sizeof(num);
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    rs_put(r, p);
+}
+
+/* where: the tier, and the distance when there is one ("同县 12.3公里"). */
+static void where(rs *r, const sg_match *m)
+{
+    rs_put(r, tier_zh[m->tier]);
     if (m->has_km) {
-        snprintf(buf, cap, "%s %.1f公里", tier_zh[m->tier], m->km);
-    } else {
-        snprintf(buf, cap, "%s", tier_zh[m->tier]);
+        char km[32];
+        snprintf(km, sizeof(km), " %.1f公里", m->km);
+        rs_put(r, km);
     }
 }
 
@@ -461,25 +510,24 @@ static void where(char *buf, size_t cap, const sg_match *m)
  * "同镇 · 焊工 · 月薪3500-4500元 · 工业园区". */
 static void job_reason(sg_match *m, const sg__jview *j, const sg__wview *w)
 {
-    char loc[64], wage[64];
-    where(loc, sizeof(loc), m);
+    rs r;
+    rs_init(&r, m->reason, sizeof(m->reason));
+    where(&r, m);
     sg_skill s = j->nreq > 0 ? j->req[0]
                              : first_common(j->pref, j->npref, w->skills,
                                             w->nskills);
-    if (j->wage_min == j->wage_max) {
-        snprintf(wage, sizeof(wage), "月薪%d元", (int)j->wage_max);
-    } else {
-        snprintf(wage, sizeof(wage), "月薪%d-%d元", (int)j->wage_min,
-                 (int)j->wage_max);
-    }
-    const char *src = sg_enum_label_zh(SG_ENUM_SOURCE, j->source);
     if (s != 0) {
-        snprintf(m->reason, sizeof(m->reason), "%s · %s · %s · %s", loc,
-                 sg_skill_name_zh(s), wage, src);
-    } else {
-        snprintf(m->reason, sizeof(m->reason), "%s · %s · %s", loc, wage,
-                 src);
+        rs_put(&r, " · ");
+        rs_put(&r, sg_skill_name_zh(s));
     }
+    rs_put(&r, " · 月薪");
+    if (j->wage_min != j->wage_max) {
+        rs_int(&r, (int)j->wage_min);
+        rs_put(&r, "-");
+    }
+    rs_int(&r, (int)j->wage_max);
+    rs_put(&r, "元 · ");
+    rs_put(&r, sg_enum_label_zh(SG_ENUM_SOURCE, j->source));
 }
 
 void sg_match_job_reason(const sg_match *m, const sg_job *j,
@@ -499,20 +547,27 @@ void sg_match_job_reason(const sg_match *m, const sg_job *j,
 static void worker_reason(sg_match *m, const sg__wview *w, bool zero,
                           const sg__jview *j)
 {
-    char loc[64];
-    where(loc, sizeof(loc), m);
+    rs r;
+    rs_init(&r, m->reason, sizeof(m->reason));
+    where(&r, m);
+    rs_put(&r, " · ");
+    rs_put(&r, sg_enum_label_zh(SG_ENUM_LABOR, w->labor_class));
     sg_skill s = j->nreq > 0 ? j->req[0]
                              : first_common(j->pref, j->npref, w->skills,
                                             w->nskills);
-    char skill[64] = "";
     if (s != 0) {
-        snprintf(skill, sizeof(skill), " · %s", sg_skill_name_zh(s));
+        rs_put(&r, " · ");
+        rs_put(&r, sg_skill_name_zh(s));
     }
-    bool risk = w->category == SG_CAT_MONITORED && !w->risk_eliminated;
-    snprintf(m->reason, sizeof(m->reason), "%s · %s%s · 期望%d元%s%s", loc,
-             sg_enum_label_zh(SG_ENUM_LABOR, w->labor_class), skill,
-             (int)w->expected_wage, risk ? " · 监测对象" : "",
-             zero ? " · 零就业家庭" : "");
+    rs_put(&r, " · 期望");
+    rs_int(&r, (int)w->expected_wage);
+    rs_put(&r, "元");
+    if (w->category == SG_CAT_MONITORED && !w->risk_eliminated) {
+        rs_put(&r, " · 监测对象");
+    }
+    if (zero) {
+        rs_put(&r, " · 零就业家庭");
+    }
 }
 
 /* ---- Queries. ---- */
@@ -557,6 +612,7 @@ typedef struct query {
      * the keys' jobs come best paid first, so the first whose wage cannot
      * lift it into the top K ends its key (on_job_posting). */
     int32_t stop_base;
+    int32_t site_most; /* ... and the proximity part alone (pass_site) */
     lists ls; /* the entries read of each list */
 } query;
 
@@ -935,23 +991,30 @@ static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
            freshness(wt, as_of, j->posted_date) + site;
 }
 
-/* stop_base: the most a job met in ring r could score with q's worker
- * but for the wage part -- the best channel fit of any source, the most
- * freshness, and the most proximity points of any site from tier r out
- * to the worker's travel (a job's nearest site is in r, another may be
- * farther, and weights need not fall with the tier), distance points
- * included unless km is false (a far pass). */
-static int32_t stop_base(const query *q, int r, bool km)
+/* pass_site: the most proximity points a job met in ring r can give
+ * q's worker -- those of any site from tier r out to the worker's travel
+ * (a job's nearest site is in r, another may be farther, and weights need
+ * not fall with the tier), distance points included unless km is false
+ * (a far pass). */
+static int32_t pass_site(const query *q, int r, bool km)
 {
-    int32_t fit = 0, site = 0;
-    for (int s = 0; s < SG_SOURCE__COUNT; s++) {
-        fit = q->hb_fit[s] > fit ? q->hb_fit[s] : fit;
-    }
+    int32_t site = 0;
     for (int t = r; t <= q->w.travel; t++) {
         site = q->wt->tier[t] > site ? q->wt->tier[t] : site;
     }
-    return q->hb_base + fit + q->wt->fresh + site +
-           (km && q->w.geo.has ? q->wt->km : 0);
+    return site + (km && q->w.geo.has ? q->wt->km : 0);
+}
+
+/* stop_base: the most a job met in ring r could score with q's worker
+ * but for the wage part: the best channel fit of any source, the most
+ * freshness, and pass_site. */
+static int32_t stop_base(const query *q, int r, bool km)
+{
+    int32_t fit = 0;
+    for (int s = 0; s < SG_SOURCE__COUNT; s++) {
+        fit = q->hb_fit[s] > fit ? q->hb_fit[s] : fit;
+    }
+    return q->hb_base + fit + q->wt->fresh + pass_site(q, r, km);
 }
 
 static int on_job_posting(void *arg, const uint8_t *p, size_t n)
@@ -969,8 +1032,32 @@ static int on_job_posting(void *arg, const uint8_t *p, size_t n)
          * are met in their own. */
         return SG_WALK_NEXT;
     }
+    /* The head bound: every part exact but proximity, the worker's parts
+     * precomputed, first with the most proximity points a site of this
+     * pass can give -- most entries fail here, their sites left unread
+     * -- then with those of the job's own sites: the bound score_pair
+     * tests, before the view is unpacked. */
     sg__jhead h;
-    int ring = sg__jview_head(p, n, q->w.region, &h);
+    if (sg__jview_head_fixed(p, n, &h) != 0) {
+        q->err = SG_ECORRUPT;
+        return SG_ECORRUPT;
+    }
+    int32_t part = 0;
+    if (kth != NULL) {
+        part = q->hb_base + q->hb_fit[h.source] +
+               wage_points(q->wt, q->w.expected_wage, h.wage_max) +
+               freshness(q->wt, q->as_of, h.posted_date);
+        if (h.npref > 0) {
+            int64_t held = (int64_t)sg__jhead_held(&h, q->w.skills,
+                                                   q->w.nskills);
+            part += (int32_t)(q->wt->skill * (1 + held) / (1 + h.npref)) -
+                    q->wt->skill;
+        }
+        if (part + q->site_most < kth->score) {
+            return 0; /* cannot enter the top K (or not met here) */
+        }
+    }
+    int ring = sg__jview_head_sites(p, n, q->w.region, &h);
     if (ring < 0) {
         q->err = SG_ECORRUPT;
         return SG_ECORRUPT;
@@ -986,18 +1073,8 @@ static int on_job_posting(void *arg, const uint8_t *p, size_t n)
     } else if (q->kind == PASS_FAR && first_near(q, &h) != SG__CELL_NONE) {
         return 0; /* met in the near pass */
     }
-    if (kth != NULL) {
-        /* The head bound, the worker's parts precomputed; first with the
-         * most wage and freshness points, which most pairs fail on
-         * already, then exactly. */
-        int32_t site = head_site(q->wt, &q->w, &h);
-        int32_t hi = q->hb_base + q->hb_fit[h.source] + site;
-        if (hi + q->wt->wage + q->wt->fresh < kth->score ||
-            hi + wage_points(q->wt, q->w.expected_wage, h.wage_max) +
-                    freshness(q->wt, q->as_of, h.posted_date) <
-                kth->score) {
-            return 0; /* cannot enter the top K */
-        }
+    if (kth != NULL && part + head_site(q->wt, &q->w, &h) < kth->score) {
+        return 0; /* cannot enter the top K */
     }
     cand *c = topk_spare(&q->top);
     if (sg__jview_unpack(p, n, &c->v.j) != 0) {
@@ -1114,6 +1191,7 @@ int sg_match_worker_rec(sg_txn *t, const sg_worker *rec,
         q.ring = ps[i].ring;
         q.kind = ps[i].kind;
         q.stop_base = stop_base(&q, ps[i].ring, ps[i].kind != PASS_FAR);
+        q.site_most = pass_site(&q, ps[i].ring, ps[i].kind != PASS_FAR);
         rc = worker_pass(t, rec, &ps[i], q.near, q.nnear, &q.cell,
                          on_job_posting, &q, &q.ls);
         walked = (uint32_t)i + 1;

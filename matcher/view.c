@@ -225,21 +225,29 @@ static size_t jview_sites(const uint8_t *p, size_t n)
     return o + (size_t)b[2] * JSITE_MIN <= n ? o : 0;
 }
 
-int sg__jview_head(const uint8_t *p, size_t n, const char *region,
-                   sg__jhead *h)
+int sg__jview_head_fixed(const uint8_t *p, size_t n, sg__jhead *h)
 {
     size_t o = jview_sites(p, n);
     if (o == 0) {
         return SG_ECORRUPT;
     }
     const uint8_t *b = p + JPRE + p[JPRE] + 1;
-    uint8_t nsites = b[2];
     h->source = b[0];
-    h->nsites = nsites;
+    h->nsites = b[2];
     h->wage_max = sg__jview_wage(p);
     h->posted_date = ld32(b + 5);
+    h->npref = b[4];
+    h->pref = b + JFIX + 2 * (size_t)b[3];
+    h->sites = (uint32_t)o;
+    return 0;
+}
+
+int sg__jview_head_sites(const uint8_t *p, size_t n, const char *region,
+                         sg__jhead *h)
+{
+    size_t o = h->sites;
     int ring = SG_TRAVEL_ANY;
-    for (size_t i = 0; i < nsites; i++) {
+    for (size_t i = 0; i < h->nsites; i++) {
         if (o + JSITE_MIN > n) {
             return SG_ECORRUPT;
         }
@@ -257,6 +265,22 @@ int sg__jview_head(const uint8_t *p, size_t n, const char *region,
         o += JSITE_MIN + (geo ? 8 : 0);
     }
     return o == n ? ring : SG_ECORRUPT;
+}
+
+int sg__jview_head(const uint8_t *p, size_t n, const char *region,
+                   sg__jhead *h)
+{
+    int rc = sg__jview_head_fixed(p, n, h);
+    return rc != 0 ? rc : sg__jview_head_sites(p, n, region, h);
+}
+
+size_t sg__jhead_held(const sg__jhead *h, const sg_skill *skills, size_t n)
+{
+    sg_skill pref[SG_REQ_SKILLS_MAX];
+    for (size_t i = 0; i < h->npref; i++) {
+        pref[i] = ld16(h->pref + 2 * i);
+    }
+    return sg__skills_overlap(pref, h->npref, skills, n);
 }
 
 uint32_t sg__jhead_cell(const sg__jhead *h, int i)
