@@ -118,6 +118,7 @@ run() {
     shift 3
     rm -rf "$WORK/db"
     cp -a "$WORK/base" "$WORK/db"
+    sync # the copy written back now, not during the run's commits
     echo "== $name: ingest_bench $(basename "$file") $batch $*"
     "$IB" "$WORK/db" "$file" "$batch" "$@" >"$WORK/$name.out"
     head -n 1 "$WORK/$name.out" >"$WORK/$name.json"
