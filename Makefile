@@ -89,9 +89,10 @@ $(B)/gen/regions_data.c: data/regions.tsv $(B)/tools/embed
 # compiled by tools/divc into one file the service maps.
 DIV_DIR = $(B)/division
 DIV_BIN = $(DIV_DIR)/division-2023.bin
-$(B)/tools/divc: tools/divc.c include/songgang/division.h
+$(B)/tools/divc: tools/divc.c proto/division.c include/songgang/division.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude $< -o $@
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude tools/divc.c \
+	    proto/division.c -o $@
 $(DIV_DIR)/villages.csv: tools/division.sh
 	sh tools/division.sh $(DIV_DIR)
 $(DIV_BIN): $(DIV_DIR)/villages.csv $(B)/tools/divc

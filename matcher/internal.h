@@ -166,17 +166,14 @@ static inline int32_t sg__jview_wage(const uint8_t *p)
     return (int32_t)(UINT32_MAX - k);
 }
 
-/* sg__jview_head checks a job view's bytes p (n) as sg__jview_unpack
- * does and, without unpacking them, fills h, the tiers taken from home
- * village region; it returns the nearest tier -- the ring a query meets
- * the pair in -- or SG_ECORRUPT.  A query skips the pairs of other rings,
- * and those that cannot enter its top K, on this alone. */
-int sg__jview_head(const uint8_t *p, size_t n, const char *region,
-                   sg__jhead *h);
-/* sg__jview_head in two steps: the fixed part (source, wage, posted date,
- * preferred skills; 0 or SG_ECORRUPT), then the sites, whose tiers a
- * query needs only for the entries the fixed part leaves in the running
- * (the ring, or SG_ECORRUPT). */
+/* The head of a job view, checked as sg__jview_unpack checks the view and
+ * read without unpacking the rest, in two steps: sg__jview_head_fixed
+ * fills h's fixed part (source, wage, posted date, preferred skills; 0 or
+ * SG_ECORRUPT), and sg__jview_head_sites its sites' tiers from home
+ * village region, returning the nearest tier -- the ring a query meets
+ * the pair in -- or SG_ECORRUPT.  A query reads the sites only of the
+ * entries the fixed part leaves in the running, and skips the pairs of
+ * other rings, and those that cannot enter its top K, on the head alone. */
 int sg__jview_head_fixed(const uint8_t *p, size_t n, sg__jhead *h);
 int sg__jview_head_sites(const uint8_t *p, size_t n, const char *region,
                          sg__jhead *h);

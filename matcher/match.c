@@ -216,7 +216,7 @@ static bool date_le(int32_t a, int32_t b) /* NONE-aware a <= b */
  * eligible and could enter the top K, fills m (id left to the caller, the
  * reason empty) and returns true.  zero is whether w's household has
  * nobody employed; tiers[i] is the tier between w's village and j's site
- * i, computed once for the ring test (sg__jview_head).  kth is the K-th
+ * i, computed once for the ring test (sg__jview_head_sites).  kth is the K-th
  * best so far (NULL while fewer than K are kept): a pair whose best
  * possible score is below it is dropped before any distance is computed,
  * which changes nothing in the result. */
@@ -824,6 +824,19 @@ static int worker_near(const sg_weights *wt, const sg__wview *w,
                                        : -1;
 }
 
+/* tier_most: the most tier points of any tier from r out to travel.  A
+ * pair is met in the ring of its nearest site, but another site, farther
+ * and still within the travel, may give more points (weights need not
+ * fall with the tier), so every bound of ring r takes these. */
+static int32_t tier_most(const sg_weights *wt, int r, int travel)
+{
+    int32_t site = wt->tier[r];
+    for (int t = r + 1; t <= travel; t++) {
+        site = wt->tier[t] > site ? wt->tier[t] : site;
+    }
+    return site;
+}
+
 /* worker_passes orders the passes of worker w (its household zero or
  * not; nnear: its near cells, or -1). */
 static size_t worker_passes(const sg_weights *wt, const sg__wview *w,
@@ -835,15 +848,9 @@ static size_t worker_passes(const sg_weights *wt, const sg__wview *w,
         (zero ? wt->zero_household : 0);
     int32_t base = max_base(wt, w->labor_class, -1, prio, wt->fresh);
     int32_t km = w->geo.has ? wt->km : 0;
-    /* A job is met in the ring of its nearest site, but another site,
-     * farther and still within the worker's travel, may give more points
-     * (weights need not fall with the tier). */
     size_t n = 0;
     for (int r = 0; r <= w->travel; r++) {
-        int32_t site = wt->tier[r];
-        for (int t = r + 1; t <= w->travel; t++) {
-            site = wt->tier[t] > site ? wt->tier[t] : site;
-        }
+        int32_t site = tier_most(wt, r, w->travel);
         bool far = nnear >= 0 && r >= SG_TRAVEL_CITY;
         out[n++] = (pass){base + site + (far ? 0 : km), (uint8_t)r, 0, 0, 0,
                           far ? PASS_FAR : PASS_RING, 0};
@@ -900,17 +907,6 @@ static size_t job_passes(const sg_weights *wt, const sg_job *j,
         int64_t held = !split ? jv->npref : l == 0 ? 0 : jv->npref - (l - 1);
         skill[l] = (int32_t)(wt->skill * (1 + held) / (1 + jv->npref));
     }
-    /* A pair is met in the ring of its nearest site, but another site,
-     * farther, may give more points (weights need not fall with the
-     * tier): ring r's pairs can have the tier points of any tier from r
-     * out. */
-    int32_t site[SG_TRAVEL__COUNT];
-    for (int r = SG_TRAVEL__COUNT - 1; r >= 0; r--) {
-        site[r] = wt->tier[r];
-        if (r + 1 < SG_TRAVEL__COUNT && site[r + 1] > site[r]) {
-            site[r] = site[r + 1];
-        }
-    }
     size_t n = 0;
     for (int r = 0; r < SG_TRAVEL__COUNT; r++) {
         for (int c = 0; c < SG_LABOR__COUNT; c++) {
@@ -921,7 +917,8 @@ static size_t job_passes(const sg_weights *wt, const sg_job *j,
                 int32_t prio = (b & 1 ? wt->risk : 0) +
                                (b & 2 ? wt->zero_household : 0);
                 int32_t bound = max_base(wt, c, j->source, prio, fresh) -
-                                wt->skill + site[r] +
+                                wt->skill +
+                                tier_most(wt, r, SG_TRAVEL__COUNT - 1) +
                                 (geo && (b & 4) ? wt->km : 0);
                 for (int l = 0; l < nl; l++) {
                     if (l > 1 && jv->pref[l - 1] == jv->pref[l - 2]) {
@@ -992,17 +989,12 @@ static int32_t whead_bound(const sg_weights *wt, const sg__jview *j,
 }
 
 /* pass_site: the most proximity points a job met in ring r can give
- * q's worker -- those of any site from tier r out to the worker's travel
- * (a job's nearest site is in r, another may be farther, and weights need
- * not fall with the tier), distance points included unless km is false
- * (a far pass). */
+ * q's worker (tier_most to its travel), distance points included unless
+ * km is false (a far pass). */
 static int32_t pass_site(const query *q, int r, bool km)
 {
-    int32_t site = 0;
-    for (int t = r; t <= q->w.travel; t++) {
-        site = q->wt->tier[t] > site ? q->wt->tier[t] : site;
-    }
-    return site + (km && q->w.geo.has ? q->wt->km : 0);
+    return tier_most(q->wt, r, q->w.travel) +
+           (km && q->w.geo.has ? q->wt->km : 0);
 }
 
 /* stop_base: the most a job met in ring r could score with q's worker

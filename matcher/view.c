@@ -267,13 +267,6 @@ int sg__jview_head_sites(const uint8_t *p, size_t n, const char *region,
     return o == n ? ring : SG_ECORRUPT;
 }
 
-int sg__jview_head(const uint8_t *p, size_t n, const char *region,
-                   sg__jhead *h)
-{
-    int rc = sg__jview_head_fixed(p, n, h);
-    return rc != 0 ? rc : sg__jview_head_sites(p, n, region, h);
-}
-
 size_t sg__jhead_held(const sg__jhead *h, const sg_skill *skills, size_t n)
 {
     sg_skill pref[SG_REQ_SKILLS_MAX];

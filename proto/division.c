@@ -53,8 +53,7 @@ int sg_division_load(sg_division *d, const void *buf, size_t len)
     uint64_t need = HEAD_LEN + (uint64_t)d->n * ENTRY_LEN +
                     (uint64_t)d->nchildren * 4 + (uint64_t)d->n * 4 +
                     d->names_len;
-    if (need != len || d->nchildren >= d->n + (uint64_t)1 ||
-        d->n == SG_DIVISION_NONE) {
+    if (need != len || d->nchildren > d->n || d->n == SG_DIVISION_NONE) {
         return SG_ECORRUPT;
     }
     d->entries = p + HEAD_LEN;
@@ -182,6 +181,17 @@ uint32_t sg_division_child(const sg_division *d, uint32_t i, uint32_t k)
     return ld32(d->children + 4 * ((size_t)ld32(entry(d, i) + 16) + k));
 }
 
+/* put appends s (n bytes) to out as far as cap - 1 allows, counting all
+ * of it in *used. */
+static void put(char *out, size_t cap, size_t *used, const char *s, size_t n)
+{
+    for (size_t c = 0; c < n; c++, (*used)++) {
+        if (*used + 1 < cap) {
+            out[*used] = s[c];
+        }
+    }
+}
+
 size_t sg_division_path(const sg_division *d, uint32_t i, char *out,
                         size_t cap)
 {
@@ -196,15 +206,10 @@ size_t sg_division_path(const sg_division *d, uint32_t i, char *out,
     for (int k = n - 1; k >= 0; k--) {
         size_t nl;
         const char *name = sg_division_name(d, chain[k], &nl);
-        const char *parts[2] = {k < n - 1 ? sep : "", name};
-        size_t lens[2] = {k < n - 1 ? sizeof(sep) - 1 : 0, nl};
-        for (int q = 0; q < 2; q++) {
-            for (size_t c = 0; c < lens[q]; c++, used++) {
-                if (used + 1 < cap) {
-                    out[used] = parts[q][c];
-                }
-            }
+        if (k < n - 1) {
+            put(out, cap, &used, sep, sizeof(sep) - 1);
         }
+        put(out, cap, &used, name, nl);
     }
     if (cap > 0) {
         out[used < cap ? used : cap - 1] = '\0';

@@ -26,7 +26,7 @@ typedef struct ref {
     char code[13], parent[13], name[256];
 } ref;
 static ref *refs;
-static size_t nrefs;
+static size_t nrefs, caprefs;
 
 static uint8_t *read_all(const char *path, size_t *len)
 {
@@ -56,8 +56,11 @@ static void read_csv(const char *base)
     assert_non_null(f);
     assert_non_null(fgets(line, sizeof(line), f)); /* header */
     while (fgets(line, sizeof(line), f) != NULL) {
-        refs = realloc(refs, (nrefs + 1) * sizeof(ref));
-        assert_non_null(refs);
+        if (nrefs == caprefs) { /* doubled: ASan's realloc always copies */
+            caprefs = caprefs ? 2 * caprefs : 4096;
+            refs = realloc(refs, caprefs * sizeof(ref));
+            assert_non_null(refs);
+        }
         ref *r = &refs[nrefs++];
         memset(r, 0, sizeof(*r));
         char *c = strchr(line, ','), *q1 = strchr(line, '"');

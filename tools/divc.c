@@ -6,7 +6,8 @@
  * 2023-06-30 build/division/division-2023.bin)
  * Every row must have a well-formed code of its file's level, a quoted
  * name of 1..255 bytes without quotes, and a parent that exists in the
- * level above; anything else stops the build with the file and line. */
+ * level above; anything else stops the build with the file and line.  The
+ * table written is loaded back with proto/division.c before it is kept. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,6 +169,25 @@ static uint32_t find(uint64_t key, int level)
                                                       : SG_DIVISION_NONE;
 }
 
+/* readable tells whether file path loads with sg_division_load. */
+static int readable(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return 0;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
+    int ok = b != NULL && fread(b, 1, (size_t)n, f) == (size_t)n;
+    fclose(f);
+    sg_division d;
+    ok = ok && sg_division_load(&d, b, (size_t)n) == 0 && d.n == nrows;
+    free(b);
+    return ok;
+}
+
 static void put32(FILE *f, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
@@ -260,7 +280,18 @@ int main(int argc, char **argv)
         put32(f, byname[i]);
     }
     fwrite(pool, 1, npool, f);
-    if (fclose(f) != 0 || rename(tmp, argv[4]) != 0) {
+    if (fclose(f) != 0) {
+        fprintf(stderr, "divc: cannot write %s\n", tmp);
+        return 1;
+    }
+    /* The file is read back as the service will read it before it takes
+     * the table's name: a layout this writer and proto/division.c do not
+     * agree on stops the build here. */
+    if (!readable(tmp)) {
+        fprintf(stderr, "divc: %s does not load as a division table\n", tmp);
+        return 1;
+    }
+    if (rename(tmp, argv[4]) != 0) {
         fprintf(stderr, "divc: cannot write %s\n", argv[4]);
         return 1;
     }
